@@ -1,0 +1,13 @@
+import type { Env as AppEnv } from "../workers/env";
+
+declare global {
+  namespace Cloudflare {
+    interface GlobalProps {
+      mainModule: typeof import("../workers/index");
+    }
+    interface Env extends AppEnv {
+      TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+      TESTDATA: Fetcher;
+    }
+  }
+}

@@ -1,0 +1,18 @@
+// Reads files of the shared corpus (../shared/testdata) through the TESTDATA service binding.
+import { env } from "cloudflare:workers";
+
+export async function testdata(rel: string): Promise<Uint8Array> {
+  const res = await env.TESTDATA.fetch(`http://testdata/${rel}`);
+  if (!res.ok) throw new Error(`testdata ${rel}: ${res.status} ${await res.text()}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export async function testdataText(rel: string): Promise<string> {
+  return new TextDecoder().decode(await testdata(rel));
+}
+
+export async function testdataList(dir: string): Promise<string[]> {
+  const res = await env.TESTDATA.fetch(`http://testdata/${dir}`);
+  if (!res.ok) throw new Error(`testdata ${dir}: ${res.status}`);
+  return (await res.json()) as string[];
+}

@@ -1,0 +1,41 @@
+import fs from "node:fs";
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Real profiles live beside the repository (../shared/testdata). workerd has no host file system,
+// so tests read them through a service binding that Node answers from disk.
+const TESTDATA_DIR = path.resolve(import.meta.dirname, process.env.TESTDATA_DIR ?? "../shared/testdata");
+
+function serveTestdata(request: Request): Response {
+  const rel = decodeURIComponent(new URL(request.url).pathname).replace(/^\/+/, "");
+  const file = path.resolve(TESTDATA_DIR, rel);
+  if (!file.startsWith(TESTDATA_DIR + path.sep) && file !== TESTDATA_DIR) {
+    return new Response("outside testdata", { status: 403 });
+  }
+  if (!fs.existsSync(file)) return new Response(`no such test file: ${rel}`, { status: 404 });
+  if (fs.statSync(file).isDirectory()) return Response.json(fs.readdirSync(file).sort());
+  return new Response(fs.readFileSync(file));
+}
+
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      main: "./workers/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
+          // The shared corpus holds profiles from 2021 onwards: accept any age in tests.
+          RETENTION_SECONDS: "0",
+        },
+        serviceBindings: { TESTDATA: serveTestdata },
+      },
+    }),
+  ],
+  test: {
+    setupFiles: ["./test/setup/apply-migrations.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+  },
+}));

@@ -1,0 +1,320 @@
+// The normalized in-memory form of profiles for one tenant and service: deduplicated symbols, a
+// parent-pointer stack tree and columnar samples. Ingest decoders write into it, the ingester
+// buffers its encoding, and a flush merges buffered builders into one block. Index 0 of every
+// table is a null entry so that 0 means "none", as in pprof.
+
+import { F64Column, I32Column, U64Column } from "./columns";
+
+export type Labels = [name: string, value: string][];
+
+export interface MappingInput {
+  memoryStart: bigint;
+  memoryLimit: bigint;
+  fileOffset: bigint;
+  filename: string;
+  buildId: string;
+  /** Bit 0 has_functions, 1 has_filenames, 2 has_line_numbers, 3 has_inline_frames. */
+  flags: number;
+}
+
+export class BlockBuilder {
+  // Strings; 0 is "".
+  readonly strings: string[] = [""];
+  private readonly stringIndex = new Map<string, number>([["", 0]]);
+
+  // Mappings (0 = none).
+  readonly mappingStart = new U64Column();
+  readonly mappingLimit = new U64Column();
+  readonly mappingOffset = new U64Column();
+  readonly mappingFile = new I32Column();
+  readonly mappingBuildId = new I32Column();
+  readonly mappingFlags = new I32Column();
+  private readonly mappingIndex = new Map<string, number>();
+
+  // Functions (0 = none): string indices and start line.
+  readonly fnName = new I32Column();
+  readonly fnSystemName = new I32Column();
+  readonly fnFile = new I32Column();
+  readonly fnStartLine = new F64Column();
+  private readonly fnIndex = new Map<string, number>();
+
+  // Locations (0 = none): mapping, address, lines [lineStart[i], lineStart[i+1]) innermost first.
+  readonly locMapping = new I32Column();
+  readonly locAddress = new U64Column();
+  readonly locLineStart = new I32Column();
+  readonly lineFn = new I32Column();
+  readonly lineNo = new F64Column();
+  private readonly locIndex = new Map<string, number>();
+
+  // Stack tree: node 0 is the root; node i is location nodeLoc[i] called from nodeParent[i].
+  readonly nodeParent = new I32Column(256);
+  readonly nodeLoc = new I32Column(256);
+  private nodeTable = new Int32Array(1024).fill(-1);
+
+  // Series: sorted label pairs (string indices, flattened) and the profile type id.
+  readonly seriesLabelStart = new I32Column();
+  readonly seriesLabels = new I32Column();
+  readonly seriesProfileType = new I32Column();
+  private readonly seriesIndex = new Map<string, number>();
+
+  // Profiles: one row per (series, timestamp) upload; samples [sampleStart[i], sampleStart[i+1]).
+  readonly profileSeries = new I32Column();
+  readonly profileTime = new F64Column(); // unix ms
+  readonly profileDuration = new F64Column(); // ns
+  readonly profileSampleStart = new I32Column();
+
+  // Samples, columnar.
+  readonly sampleNode = new I32Column(256);
+  readonly sampleValue = new F64Column(256);
+  readonly sampleSpan = new I32Column(256); // string index of span_id, 0 = none
+  readonly sampleTrace = new I32Column(256); // string index of trace_id, 0 = none
+
+  private openProfile = -1;
+
+  constructor() {
+    this.mappingStart.push(0n);
+    this.mappingLimit.push(0n);
+    this.mappingOffset.push(0n);
+    this.mappingFile.push(0);
+    this.mappingBuildId.push(0);
+    this.mappingFlags.push(0);
+    this.fnName.push(0);
+    this.fnSystemName.push(0);
+    this.fnFile.push(0);
+    this.fnStartLine.push(0);
+    this.locMapping.push(0);
+    this.locAddress.push(0n);
+    this.locLineStart.push(0);
+    this.nodeParent.push(-1);
+    this.nodeLoc.push(0);
+    this.seriesLabelStart.push(0);
+    this.profileSampleStart.push(0);
+  }
+
+  get stackNodeCount(): number {
+    return this.nodeParent.length;
+  }
+  get seriesCount(): number {
+    return this.seriesProfileType.length;
+  }
+  get profileCount(): number {
+    return this.profileSeries.length;
+  }
+  get sampleCount(): number {
+    return this.sampleNode.length;
+  }
+  get locationCount(): number {
+    return this.locMapping.length;
+  }
+  get functionCount(): number {
+    return this.fnName.length;
+  }
+  get mappingCount(): number {
+    return this.mappingFile.length;
+  }
+
+  string(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIndex.set(s, i);
+    }
+    return i;
+  }
+
+  mapping(m: MappingInput): number {
+    const file = this.string(m.filename);
+    const build = this.string(m.buildId);
+    const key = `${m.memoryStart}|${m.memoryLimit}|${m.fileOffset}|${file}|${build}|${m.flags}`;
+    let i = this.mappingIndex.get(key);
+    if (i === undefined) {
+      i = this.mappingStart.push(m.memoryStart);
+      this.mappingLimit.push(m.memoryLimit);
+      this.mappingOffset.push(m.fileOffset);
+      this.mappingFile.push(file);
+      this.mappingBuildId.push(build);
+      this.mappingFlags.push(m.flags);
+      this.mappingIndex.set(key, i);
+    }
+    return i;
+  }
+
+  /** Interns a function by string indices (see `string`). */
+  func(name: number, systemName: number, filename: number, startLine: number): number {
+    const key = `${name}|${systemName}|${filename}|${startLine}`;
+    let i = this.fnIndex.get(key);
+    if (i === undefined) {
+      i = this.fnName.push(name);
+      this.fnSystemName.push(systemName);
+      this.fnFile.push(filename);
+      this.fnStartLine.push(startLine);
+      this.fnIndex.set(key, i);
+    }
+    return i;
+  }
+
+  /**
+   * Interns a location. `fns` and `lines` hold its lines innermost first, as pprof stores them;
+   * `count` of them are used.
+   */
+  location(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, count: number): number {
+    let key = `${mapping}|${address}`;
+    for (let k = 0; k < count; k++) key += `|${fns[k]}:${lines[k]}`;
+    let i = this.locIndex.get(key);
+    if (i === undefined) {
+      i = this.locMapping.push(mapping);
+      this.locAddress.push(address);
+      for (let k = 0; k < count; k++) {
+        this.lineFn.push(fns[k]);
+        this.lineNo.push(lines[k]);
+      }
+      this.locLineStart.push(this.lineFn.length - count);
+      this.locIndex.set(key, i);
+    }
+    return i;
+  }
+
+  /** Lines of location `loc` as [start, end) into lineFn/lineNo. */
+  locationLines(loc: number): [number, number] {
+    const start = this.locLineStart.get(loc);
+    const end = loc + 1 < this.locLineStart.length ? this.locLineStart.get(loc + 1) : this.lineFn.length;
+    return [start, end];
+  }
+
+  /** The stack node for `loc` called from `parent` (0 = root), created when new. */
+  stackNode(parent: number, loc: number): number {
+    const table = this.nodeTable;
+    const mask = table.length - 1;
+    let h = (Math.imul(parent, 0x9e3779b1) ^ Math.imul(loc, 0x85ebca77)) & mask;
+    for (;;) {
+      const n = table[h];
+      if (n === -1) break;
+      if (this.nodeParent.get(n) === parent && this.nodeLoc.get(n) === loc) return n;
+      h = (h + 1) & mask;
+    }
+    const node = this.nodeParent.push(parent);
+    this.nodeLoc.push(loc);
+    table[h] = node;
+    if (this.nodeParent.length * 2 > table.length) this.rehash(table.length * 2);
+    return node;
+  }
+
+  private rehash(size: number): void {
+    const table = new Int32Array(size).fill(-1);
+    const mask = size - 1;
+    for (let n = 1; n < this.nodeParent.length; n++) {
+      let h = (Math.imul(this.nodeParent.get(n), 0x9e3779b1) ^ Math.imul(this.nodeLoc.get(n), 0x85ebca77)) & mask;
+      while (table[h] !== -1) h = (h + 1) & mask;
+      table[h] = n;
+    }
+    this.nodeTable = table;
+  }
+
+  /** Interns a series: `labels` must be sorted by name; `profileType` is its profile type id. */
+  series(labels: Labels, profileType: string): number {
+    let key = profileType;
+    for (const [n, v] of labels) key += `\u0000${n}\u0001${v}`;
+    let i = this.seriesIndex.get(key);
+    if (i === undefined) {
+      i = this.seriesProfileType.push(this.string(profileType));
+      for (const [n, v] of labels) {
+        this.seriesLabels.push(this.string(n));
+        this.seriesLabels.push(this.string(v));
+      }
+      this.seriesLabelStart.push(this.seriesLabels.length);
+      this.seriesIndex.set(key, i);
+    }
+    return i;
+  }
+
+  seriesLabelsOf(series: number): Labels {
+    const out: Labels = [];
+    const end = this.seriesLabelStart.get(series + 1);
+    for (let k = this.seriesLabelStart.get(series); k < end; k += 2) {
+      out.push([this.strings[this.seriesLabels.get(k)], this.strings[this.seriesLabels.get(k + 1)]]);
+    }
+    return out;
+  }
+
+  beginProfile(series: number, timeMs: number, durationNs: number): number {
+    if (this.openProfile !== -1) throw new Error("beginProfile: the previous profile is still open");
+    this.openProfile = this.profileSeries.push(series);
+    this.profileTime.push(timeMs);
+    this.profileDuration.push(durationNs);
+    return this.openProfile;
+  }
+
+  addSample(node: number, value: number, span = 0, trace = 0): void {
+    this.sampleNode.push(node);
+    this.sampleValue.push(value);
+    this.sampleSpan.push(span);
+    this.sampleTrace.push(trace);
+  }
+
+  /**
+   * Closes the open profile: drops zero values and merges samples with the same stack, span and
+   * trace (Pyroscope's normalisation). A profile left with no samples is removed; returns whether
+   * the profile was kept.
+   */
+  endProfile(): boolean {
+    const p = this.openProfile;
+    if (p === -1) throw new Error("endProfile: no open profile");
+    this.openProfile = -1;
+    const start = this.profileSampleStart.get(p);
+    const end = this.sampleNode.length;
+    const seen = new Map<string, number>();
+    let w = start;
+    for (let r = start; r < end; r++) {
+      const value = this.sampleValue.get(r);
+      const node = this.sampleNode.get(r);
+      if (value === 0 || node === 0) continue;
+      const span = this.sampleSpan.get(r);
+      const trace = this.sampleTrace.get(r);
+      const key = span === 0 && trace === 0 ? `${node}` : `${node}|${span}|${trace}`;
+      const at = seen.get(key);
+      if (at !== undefined) {
+        this.sampleValue.set(at, this.sampleValue.get(at) + value);
+        continue;
+      }
+      seen.set(key, w);
+      this.sampleNode.set(w, node);
+      this.sampleValue.set(w, value);
+      this.sampleSpan.set(w, span);
+      this.sampleTrace.set(w, trace);
+      w++;
+    }
+    this.sampleNode.truncate(w);
+    this.sampleValue.truncate(w);
+    this.sampleSpan.truncate(w);
+    this.sampleTrace.truncate(w);
+    if (w === start) {
+      this.profileSeries.truncate(p);
+      this.profileTime.truncate(p);
+      this.profileDuration.truncate(p);
+      return false;
+    }
+    this.profileSampleStart.push(w);
+    return true;
+  }
+
+  /** Sample range [start, end) of profile `p`. */
+  profileSamples(p: number): [number, number] {
+    return [this.profileSampleStart.get(p), this.profileSampleStart.get(p + 1)];
+  }
+
+  /** Σ values of profile `p`. */
+  profileTotal(p: number): number {
+    const [s, e] = this.profileSamples(p);
+    let t = 0;
+    for (let i = s; i < e; i++) t += this.sampleValue.get(i);
+    return t;
+  }
+
+  /** Root-first location ids of a stack node. */
+  stackLocations(node: number): number[] {
+    const out: number[] = [];
+    for (let n = node; n > 0; n = this.nodeParent.get(n)) out.push(this.nodeLoc.get(n));
+    return out.reverse();
+  }
+}

@@ -1,0 +1,56 @@
+// Growable typed-array columns: hot paths append numbers without allocating per-row objects.
+
+type TypedArray = Int32Array | Float64Array | BigUint64Array;
+type TypedCtor<T extends TypedArray> = { new (n: number): T };
+
+abstract class Column<T extends TypedArray, V> {
+  protected data: T;
+  length = 0;
+  constructor(
+    private readonly ctor: TypedCtor<T>,
+    initial = 64,
+  ) {
+    this.data = new ctor(initial);
+  }
+  protected grow(min: number): void {
+    let cap = this.data.length * 2;
+    while (cap < min) cap *= 2;
+    const next = new this.ctor(cap);
+    (next as unknown as { set(a: T): void }).set(this.data);
+    this.data = next;
+  }
+  push(v: V): number {
+    if (this.length === this.data.length) this.grow(this.length + 1);
+    (this.data as unknown as V[])[this.length] = v;
+    return this.length++;
+  }
+  get(i: number): V {
+    return (this.data as unknown as V[])[i];
+  }
+  set(i: number, v: V): void {
+    (this.data as unknown as V[])[i] = v;
+  }
+  truncate(n: number): void {
+    this.length = n;
+  }
+  /** A view of the filled part (shares memory). */
+  view(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+}
+
+export class I32Column extends Column<Int32Array, number> {
+  constructor(initial = 64) {
+    super(Int32Array, initial);
+  }
+}
+export class F64Column extends Column<Float64Array, number> {
+  constructor(initial = 64) {
+    super(Float64Array, initial);
+  }
+}
+export class U64Column extends Column<BigUint64Array, bigint> {
+  constructor(initial = 64) {
+    super(BigUint64Array, initial);
+  }
+}

@@ -1,0 +1,85 @@
+// The single source of truth for limits and defaults. Every value can be overridden at start-up
+// with a wrangler var of the same name (`npm start -- --var MAX_LABEL_NAMES_PER_SERIES:40`);
+// `/config` shows the values in force. Defaults follow Pyroscope (spec API.md §7) unless noted.
+
+export interface Config {
+  /** Series labels per profile after the sample-label split (spec §7.1). */
+  MAX_LABEL_NAMES_PER_SERIES: number;
+  MAX_LABEL_NAME_LENGTH: number;
+  MAX_LABEL_VALUE_LENGTH: number;
+  /** Raw HTTP body limit for /ingest and Push (spec §7.3, 256 MiB). */
+  INGESTION_BODY_LIMIT_BYTES: number;
+  /** Decompressed pprof size limit; enforced while inflating so a gzip bomb never fully inflates. */
+  MAX_PROFILE_SIZE_BYTES: number;
+  MAX_PROFILE_STACKTRACE_SAMPLES: number;
+  MAX_PROFILE_STACKTRACE_SAMPLE_LABELS: number;
+  /** Deeper stacks are truncated (root side kept), not refused. */
+  MAX_PROFILE_STACKTRACE_DEPTH: number;
+  /** Longer strings are truncated (last bytes kept), not refused. */
+  MAX_PROFILE_SYMBOL_VALUE_LENGTH: number;
+  /**
+   * Profiles older than this are refused. Pyroscope refuses anything older than 1 h; we keep the
+   * window as wide as the retention so backfills work. 0 disables the check.
+   */
+  RETENTION_SECONDS: number;
+  /** Profiles further in the future than this are refused (spec §7.2). 0 disables. */
+  REJECT_NEWER_THAN_SECONDS: number;
+  /** An ingester flushes a block when its buffer is this old... */
+  FLUSH_MAX_AGE_MS: number;
+  /** ...or this large (encoded bytes buffered), whichever comes first. */
+  FLUSH_MAX_BYTES: number;
+  /** Default number of ingester shards per service; see README "Placement". */
+  INGEST_SHARDS: number;
+  /** Per-service shard counts, `svc-a=8,svc-b=4`; overrides INGEST_SHARDS for those services. */
+  INGEST_SHARDS_OVERRIDES: string;
+}
+
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  MAX_LABEL_NAMES_PER_SERIES: 30,
+  MAX_LABEL_NAME_LENGTH: 1024,
+  MAX_LABEL_VALUE_LENGTH: 2048,
+  INGESTION_BODY_LIMIT_BYTES: 256 * 1024 * 1024,
+  MAX_PROFILE_SIZE_BYTES: 4 * 1024 * 1024,
+  MAX_PROFILE_STACKTRACE_SAMPLES: 16000,
+  MAX_PROFILE_STACKTRACE_SAMPLE_LABELS: 100,
+  MAX_PROFILE_STACKTRACE_DEPTH: 1000,
+  MAX_PROFILE_SYMBOL_VALUE_LENGTH: 65535,
+  RETENTION_SECONDS: 30 * 24 * 3600,
+  REJECT_NEWER_THAN_SECONDS: 600,
+  FLUSH_MAX_AGE_MS: 15_000,
+  FLUSH_MAX_BYTES: 8 * 1024 * 1024,
+  INGEST_SHARDS: 1,
+  INGEST_SHARDS_OVERRIDES: "",
+});
+
+/** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */
+export function loadConfig(env: object): Config {
+  const vars = env as Record<string, unknown>;
+  const out = { ...DEFAULTS } as Record<string, number | string>;
+  for (const key of Object.keys(DEFAULTS) as (keyof Config)[]) {
+    const raw = vars[key];
+    if (raw === undefined || raw === null || raw === "") continue;
+    if (typeof DEFAULTS[key] === "number") {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < 0) {
+        throw new Error(`config: ${key} must be a non-negative number, got ${JSON.stringify(raw)}`);
+      }
+      out[key] = n;
+    } else {
+      out[key] = String(raw);
+    }
+  }
+  return out as unknown as Config;
+}
+
+/** Shard count for a service: the override when one is configured, else the default. */
+export function shardsFor(config: Config, service: string): number {
+  for (const part of config.INGEST_SHARDS_OVERRIDES.split(",")) {
+    const eq = part.lastIndexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === service) {
+      const n = Number(part.slice(eq + 1));
+      if (Number.isInteger(n) && n >= 1) return n;
+    }
+  }
+  return Math.max(1, Math.floor(config.INGEST_SHARDS));
+}
