@@ -1,4 +1,237 @@
-import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../workers/env";
+// The ingester of one tenant, service and shard. A push is durable in this object's SQLite storage
+// before the call returns (the output gate holds the reply until the write is on disk); an alarm
+// flushes the buffer to one R2 block and one D1 batch.
+//
+// Buffering is generational: pushes go to table `buf_<gen>`. A flush first freezes the active
+// generation (new pushes go to the next one), then writes the block under a key derived from this
+// object's epoch and the generation, commits the catalog and drops the frozen table. Every step is
+// idempotent: a crash before the catalog commit re-runs the same flush and overwrites the same
+// key (no orphan); a crash after it finds the block already committed and only drops the table
+// (no double count). Dropping a table instead of deleting rows keeps the billed row writes to one
+// per push plus two per flush.
 
-export class Ingester extends DurableObject<Env> {}
+import { DurableObject } from "cloudflare:workers";
+import { BlockBuilder } from "../workers/block/builder";
+import { decodeBlock } from "../workers/block/decode";
+import { encodeBlock } from "../workers/block/encode";
+import { mergeInto } from "../workers/block/merge";
+import { commitFlush } from "../workers/catalog/write";
+import { type Config, loadConfig } from "../workers/config";
+import type { Env } from "../workers/env";
+import { FlushStats, type PushMeta } from "../workers/flush/stats";
+import { blockObjectKey } from "../workers/flush/keys";
+
+export interface IngesterIdentity {
+  tenant: string;
+  service: string;
+  shard: number;
+}
+
+interface State {
+  identity: IngesterIdentity | null;
+  /** Random per object lifetime, so block ids never repeat even if storage is wiped. */
+  epoch: string;
+  active: number;
+  /** The generation being flushed, or null. */
+  frozen: number | null;
+}
+
+export interface FlushResult {
+  blockId: string;
+  objectKey: string;
+  profiles: number;
+  samples: number;
+  sizeBytes: number;
+  /** False when a previous attempt had already committed this block. */
+  committed: boolean;
+}
+
+/** SQLite rows (and values) are limited to 2 MB: larger pushes are stored in parts. */
+const PART_BYTES = 1 << 20;
+const RETRY_MS = 5_000;
+
+export class Ingester extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly config: Config;
+  private state!: State;
+  private bufferedBytes = 0;
+  private oldestMs: number | null = null;
+  private alarmAt: number | null = null;
+  private flushing: Promise<FlushResult | null> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.config = loadConfig(env);
+    ctx.blockConcurrencyWhile(async () => this.load());
+  }
+
+  private async load(): Promise<void> {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'state'").toArray()[0];
+    this.state = row
+      ? (JSON.parse(row.v) as State)
+      : { identity: null, epoch: crypto.randomUUID().slice(0, 8), active: 1, frozen: null };
+    this.ensureTable(this.state.active);
+    const agg = this.sql
+      .exec<{ bytes: number | null; oldest: number | null }>(
+        `SELECT sum(length(data)) AS bytes, min(received) AS oldest FROM ${table(this.state.active)}`,
+      )
+      .one();
+    this.bufferedBytes = agg.bytes ?? 0;
+    this.oldestMs = agg.oldest;
+    this.alarmAt = await this.ctx.storage.getAlarm();
+  }
+
+  private saveState(): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)", JSON.stringify(this.state));
+  }
+
+  private ensureTable(gen: number): void {
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS ${table(gen)} (push INTEGER NOT NULL, part INTEGER NOT NULL, received INTEGER NOT NULL, meta TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (push, part))`,
+    );
+  }
+
+  /** Stores one encoded batch of profiles; resolves once it is durable. */
+  async push(identity: IngesterIdentity, data: Uint8Array, meta: PushMeta): Promise<void> {
+    if (!this.state.identity) {
+      this.state.identity = identity;
+      this.saveState();
+    }
+    const now = Date.now();
+    const t = table(this.state.active);
+    const push =
+      (this.sql.exec<{ n: number | null }>(`SELECT max(push) AS n FROM ${t}`).one().n ?? 0) + 1;
+    const metaJson = JSON.stringify(meta);
+    for (let part = 0, off = 0; off < data.length || part === 0; part++, off += PART_BYTES) {
+      const slice = data.subarray(off, Math.min(data.length, off + PART_BYTES));
+      this.sql.exec(`INSERT INTO ${t} (push, part, received, meta, data) VALUES (?, ?, ?, ?, ?)`, push, part, now, metaJson, slice);
+    }
+    this.bufferedBytes += data.length;
+    this.oldestMs ??= now;
+    const due = this.bufferedBytes >= this.config.FLUSH_MAX_BYTES ? now : this.oldestMs + this.config.FLUSH_MAX_AGE_MS;
+    await this.armAlarm(due);
+  }
+
+  private async armAlarm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    try {
+      await this.flush();
+    } catch (err) {
+      console.error(`ingester ${this.describe()}: flush failed, retrying in ${RETRY_MS / 1000}s:`, err);
+      await this.armAlarm(Date.now() + RETRY_MS);
+      return;
+    }
+    if (this.oldestMs !== null) {
+      const due = this.bufferedBytes >= this.config.FLUSH_MAX_BYTES ? Date.now() : this.oldestMs + this.config.FLUSH_MAX_AGE_MS;
+      await this.armAlarm(due);
+    }
+  }
+
+  /** Flushes buffered profiles to a block. Resolves to null when there was nothing to flush. */
+  async flush(): Promise<FlushResult | null> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.flushOnce();
+    try {
+      return await this.flushing;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async flushOnce(): Promise<FlushResult | null> {
+    const s = this.state;
+    if (s.frozen === null) {
+      if (this.oldestMs === null) return null;
+      s.frozen = s.active;
+      s.active += 1;
+      this.ensureTable(s.active);
+      this.saveState();
+      this.bufferedBytes = 0;
+      this.oldestMs = null;
+    }
+    const gen = s.frozen;
+    const { builder, stats } = this.readGeneration(gen);
+    let result: FlushResult | null = null;
+    if (builder.profileCount > 0 && s.identity) {
+      const { tenant, service, shard } = s.identity;
+      const blockId = `${s.epoch}-${String(gen).padStart(10, "0")}`;
+      const objectKey = blockObjectKey(tenant, service, shard, blockId);
+      const createdAt = Date.now();
+      const bytes = encodeBlock(builder, { tenant, service, shard, blockId, createdAtMs: createdAt });
+      await this.env.BLOCKS.put(objectKey, bytes);
+      const committed = await commitFlush(
+        this.env.DB,
+        { id: blockId, tenant, service, shard, objectKey, sizeBytes: bytes.length, createdAt },
+        stats,
+      );
+      result = { blockId, objectKey, profiles: stats.profiles, samples: stats.samples, sizeBytes: bytes.length, committed };
+    }
+    this.sql.exec(`DROP TABLE IF EXISTS ${table(gen)}`);
+    s.frozen = null;
+    this.saveState();
+    return result;
+  }
+
+  private readGeneration(gen: number): { builder: BlockBuilder; stats: FlushStats } {
+    const builder = new BlockBuilder();
+    const stats = new FlushStats();
+    this.ensureTable(gen);
+    let current = -1;
+    let meta: PushMeta | null = null;
+    let parts: Uint8Array[] = [];
+    const finish = () => {
+      if (current === -1 || !meta) return;
+      const pushed = decodeBlock(concat(parts));
+      stats.addPush(pushed, meta);
+      mergeInto(builder, pushed);
+    };
+    for (const row of this.sql.exec<{ push: number; meta: string; data: ArrayBuffer }>(
+      `SELECT push, meta, data FROM ${table(gen)} ORDER BY push, part`,
+    )) {
+      if (row.push !== current) {
+        finish();
+        current = row.push;
+        meta = JSON.parse(row.meta) as PushMeta;
+        parts = [];
+      }
+      parts.push(new Uint8Array(row.data));
+    }
+    finish();
+    return { builder, stats };
+  }
+
+  /** Counts of what is buffered and not yet flushed (for tests and operations). */
+  async buffered(): Promise<{ pushes: number; bytes: number; frozen: number | null; active: number }> {
+    const t = table(this.state.active);
+    const pushes = this.sql.exec<{ n: number }>(`SELECT count(DISTINCT push) AS n FROM ${t}`).one().n;
+    return { pushes, bytes: this.bufferedBytes, frozen: this.state.frozen, active: this.state.active };
+  }
+
+  private describe(): string {
+    const id = this.state.identity;
+    return id ? `${id.tenant}/${id.service}/${id.shard}` : this.ctx.id.toString();
+  }
+}
+
+function table(gen: number): string {
+  return `buf_${gen}`;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

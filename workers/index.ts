@@ -1,6 +1,58 @@
-import { AutoRouter } from "itty-router";
+// The edge Worker: routes ingestion, Connect RPCs and operational endpoints. The dashboard's
+// static files in web/ are served by Workers Static Assets before this code runs.
+
+import { AutoRouter, type IRequest, type RouterType } from "itty-router";
+import { DEFAULTS, type Config, loadConfig } from "./config";
+import type { Env } from "./env";
+import { ConnectService } from "./http/connect";
+import { errorResponse } from "./http/errors";
+import { handleIngest } from "./http/ingest";
+import { registerPush } from "./http/push";
+
 export { Ingester } from "../durable-objects/ingester";
 
-const router = AutoRouter();
-router.get("/ready", () => new Response("ready"));
-export default { fetch: router.fetch };
+/** Tenancy arrives with issue #5; until then every request belongs to Pyroscope's default tenant. */
+const TENANT = "anonymous";
+
+let cached: { env: Env; config: Config; connect: ConnectService } | null = null;
+
+/** Config and Connect routers are built once per isolate (bindings do not change within one). */
+function runtime(env: Env) {
+  if (cached?.env !== env) {
+    const config = loadConfig(env);
+    cached = {
+      env,
+      config,
+      connect: new ConnectService((router) => registerPush(router), config.INGESTION_BODY_LIMIT_BYTES),
+    };
+  }
+  return cached;
+}
+
+const router: RouterType<IRequest, [Env, ExecutionContext]> = AutoRouter({
+  catch: (err) => {
+    console.error("unhandled error:", err);
+    return errorResponse(500, "internal error; retry the request");
+  },
+  missing: () => errorResponse(404, "not found: see /config for the service and the README for its API"),
+});
+
+router
+  .get("/ready", () => new Response("ready", { headers: { "Content-Type": "text/plain" } }))
+  .get("/config", (_req, env) => {
+    const { config } = runtime(env);
+    return Response.json({ limits: config, defaults: DEFAULTS });
+  })
+  .post("/ingest", (req, env) => handleIngest(req, env, runtime(env).config, TENANT))
+  .post("/pyroscope/ingest", (req, env) => handleIngest(req, env, runtime(env).config, TENANT))
+  .all("/ingest", () => errorResponse(405, "use POST for /ingest", { Allow: "POST" }))
+  .all("/pyroscope/ingest", () => errorResponse(405, "use POST for /pyroscope/ingest", { Allow: "POST" }))
+  .all("*", (req, env) => {
+    const rt = runtime(env);
+    const path = rt.connect.resolve(new URL(req.url).pathname);
+    if (!path) return undefined;
+    if (req.method !== "POST") return errorResponse(405, `${path} only accepts POST`, { Allow: "POST" });
+    return rt.connect.serve(path, req, { env, config: rt.config, tenant: TENANT, request: req });
+  });
+
+export default { fetch: router.fetch } satisfies ExportedHandler<Env>;

@@ -4,6 +4,7 @@
 // table is a null entry so that 0 means "none", as in pprof.
 
 import { F64Column, I32Column, U64Column } from "./columns";
+import { checkColumns } from "./invariants";
 
 export type Labels = [name: string, value: string][];
 
@@ -15,6 +16,60 @@ export interface MappingInput {
   buildId: string;
   /** Bit 0 has_functions, 1 has_filenames, 2 has_line_numbers, 3 has_inline_frames. */
   flags: number;
+}
+
+/**
+ * Every column of a builder as plain typed arrays, laid out exactly like the builder's columns
+ * (null rows included), for rebuilding a builder from a decoded block.
+ */
+export interface BuilderColumns {
+  strings: string[];
+  mappingStart: BigUint64Array;
+  mappingLimit: BigUint64Array;
+  mappingOffset: BigUint64Array;
+  mappingFile: Int32Array;
+  mappingBuildId: Int32Array;
+  mappingFlags: Int32Array;
+  fnName: Int32Array;
+  fnSystemName: Int32Array;
+  fnFile: Int32Array;
+  fnStartLine: Float64Array;
+  locMapping: Int32Array;
+  locAddress: BigUint64Array;
+  locLineStart: Int32Array;
+  lineFn: Int32Array;
+  lineNo: Float64Array;
+  nodeParent: Int32Array;
+  nodeLoc: Int32Array;
+  seriesLabelStart: Int32Array;
+  seriesLabels: Int32Array;
+  seriesProfileType: Int32Array;
+  profileSeries: Int32Array;
+  profileTime: Float64Array;
+  profileDuration: Float64Array;
+  profileSampleStart: Int32Array;
+  sampleNode: Int32Array;
+  sampleValue: Float64Array;
+  sampleSpan: Int32Array;
+  sampleTrace: Int32Array;
+}
+
+// Interning keys, shared by the interning methods and by fromColumns' index rebuild.
+function mappingKey(start: bigint, limit: bigint, offset: bigint, file: number, build: number, flags: number): string {
+  return `${start}|${limit}|${offset}|${file}|${build}|${flags}`;
+}
+function funcKey(name: number, systemName: number, filename: number, startLine: number): string {
+  return `${name}|${systemName}|${filename}|${startLine}`;
+}
+function locationKey(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, start: number, end: number): string {
+  let key = `${mapping}|${address}`;
+  for (let k = start; k < end; k++) key += `|${fns[k]}:${lines[k]}`;
+  return key;
+}
+function seriesKey(labels: Labels, profileType: string): string {
+  let key = profileType;
+  for (const [n, v] of labels) key += `\u0000${n}\u0001${v}`;
+  return key;
 }
 
 export class BlockBuilder {
@@ -126,7 +181,7 @@ export class BlockBuilder {
   mapping(m: MappingInput): number {
     const file = this.string(m.filename);
     const build = this.string(m.buildId);
-    const key = `${m.memoryStart}|${m.memoryLimit}|${m.fileOffset}|${file}|${build}|${m.flags}`;
+    const key = mappingKey(m.memoryStart, m.memoryLimit, m.fileOffset, file, build, m.flags);
     let i = this.mappingIndex.get(key);
     if (i === undefined) {
       i = this.mappingStart.push(m.memoryStart);
@@ -142,7 +197,7 @@ export class BlockBuilder {
 
   /** Interns a function by string indices (see `string`). */
   func(name: number, systemName: number, filename: number, startLine: number): number {
-    const key = `${name}|${systemName}|${filename}|${startLine}`;
+    const key = funcKey(name, systemName, filename, startLine);
     let i = this.fnIndex.get(key);
     if (i === undefined) {
       i = this.fnName.push(name);
@@ -159,8 +214,7 @@ export class BlockBuilder {
    * `count` of them are used.
    */
   location(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, count: number): number {
-    let key = `${mapping}|${address}`;
-    for (let k = 0; k < count; k++) key += `|${fns[k]}:${lines[k]}`;
+    const key = locationKey(mapping, address, fns, lines, 0, count);
     let i = this.locIndex.get(key);
     if (i === undefined) {
       i = this.locMapping.push(mapping);
@@ -200,6 +254,70 @@ export class BlockBuilder {
     return node;
   }
 
+  /**
+   * A builder holding exactly the given columns, with its interning indexes rebuilt so that more
+   * data can be appended (the ingester merges decoded pushes). Throws if any reference is out of
+   * range, so a corrupt block cannot yield a builder that later reads past its tables.
+   */
+  static fromColumns(c: BuilderColumns): BlockBuilder {
+    checkColumns(c);
+    const b = new BlockBuilder();
+    for (let i = 1; i < c.strings.length; i++) {
+      const s = c.strings[i];
+      b.strings.push(s);
+      if (!b.stringIndex.has(s)) b.stringIndex.set(s, i);
+    }
+    b.mappingStart.append(c.mappingStart, 1);
+    b.mappingLimit.append(c.mappingLimit, 1);
+    b.mappingOffset.append(c.mappingOffset, 1);
+    b.mappingFile.append(c.mappingFile, 1);
+    b.mappingBuildId.append(c.mappingBuildId, 1);
+    b.mappingFlags.append(c.mappingFlags, 1);
+    for (let i = 1; i < c.mappingFile.length; i++) {
+      const key = mappingKey(c.mappingStart[i], c.mappingLimit[i], c.mappingOffset[i], c.mappingFile[i], c.mappingBuildId[i], c.mappingFlags[i]);
+      if (!b.mappingIndex.has(key)) b.mappingIndex.set(key, i);
+    }
+    b.fnName.append(c.fnName, 1);
+    b.fnSystemName.append(c.fnSystemName, 1);
+    b.fnFile.append(c.fnFile, 1);
+    b.fnStartLine.append(c.fnStartLine, 1);
+    for (let i = 1; i < c.fnName.length; i++) {
+      const key = funcKey(c.fnName[i], c.fnSystemName[i], c.fnFile[i], c.fnStartLine[i]);
+      if (!b.fnIndex.has(key)) b.fnIndex.set(key, i);
+    }
+    b.locMapping.append(c.locMapping, 1);
+    b.locAddress.append(c.locAddress, 1);
+    b.locLineStart.append(c.locLineStart, 1);
+    b.lineFn.append(c.lineFn);
+    b.lineNo.append(c.lineNo);
+    for (let i = 1; i < c.locMapping.length; i++) {
+      const [start, end] = b.locationLines(i);
+      const key = locationKey(c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end);
+      if (!b.locIndex.has(key)) b.locIndex.set(key, i);
+    }
+    b.nodeParent.append(c.nodeParent, 1);
+    b.nodeLoc.append(c.nodeLoc, 1);
+    let size = b.nodeTable.length;
+    while (b.nodeParent.length * 2 > size) size *= 2;
+    b.rehash(size);
+    b.seriesLabelStart.append(c.seriesLabelStart, 1);
+    b.seriesLabels.append(c.seriesLabels);
+    b.seriesProfileType.append(c.seriesProfileType);
+    for (let i = 0; i < c.seriesProfileType.length; i++) {
+      const key = seriesKey(b.seriesLabelsOf(i), b.strings[c.seriesProfileType[i]]);
+      if (!b.seriesIndex.has(key)) b.seriesIndex.set(key, i);
+    }
+    b.profileSeries.append(c.profileSeries);
+    b.profileTime.append(c.profileTime);
+    b.profileDuration.append(c.profileDuration);
+    b.profileSampleStart.append(c.profileSampleStart, 1);
+    b.sampleNode.append(c.sampleNode);
+    b.sampleValue.append(c.sampleValue);
+    b.sampleSpan.append(c.sampleSpan);
+    b.sampleTrace.append(c.sampleTrace);
+    return b;
+  }
+
   private rehash(size: number): void {
     const table = new Int32Array(size).fill(-1);
     const mask = size - 1;
@@ -213,8 +331,7 @@ export class BlockBuilder {
 
   /** Interns a series: `labels` must be sorted by name; `profileType` is its profile type id. */
   series(labels: Labels, profileType: string): number {
-    let key = profileType;
-    for (const [n, v] of labels) key += `\u0000${n}\u0001${v}`;
+    const key = seriesKey(labels, profileType);
     let i = this.seriesIndex.get(key);
     if (i === undefined) {
       i = this.seriesProfileType.push(this.string(profileType));

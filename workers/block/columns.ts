@@ -30,6 +30,13 @@ abstract class Column<T extends TypedArray, V> {
   set(i: number, v: V): void {
     (this.data as unknown as V[])[i] = v;
   }
+  /** Appends values[start, end) in one copy. */
+  append(values: T, start = 0, end = values.length): void {
+    const n = end - start;
+    if (this.length + n > this.data.length) this.grow(this.length + n);
+    (this.data as unknown as { set(a: T, at: number): void }).set(values.subarray(start, end) as T, this.length);
+    this.length += n;
+  }
   truncate(n: number): void {
     this.length = n;
   }

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// `npm start [-- <wrangler dev flags>]`: applies the D1 migrations to the local state, then runs
+// `wrangler dev` with local Durable Objects, R2 and D1 persisted under the project. The default
+// address (127.0.0.1:4040, Pyroscope's port) lives in wrangler.toml's [dev] section so that
+// `--port`/`--ip` passed here override it without wrangler refusing a repeated flag.
+import { spawn, spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+const args = process.argv.slice(2);
+
+const persistAt = args.indexOf("--persist-to");
+const persistArgs = persistAt >= 0 ? ["--persist-to", args[persistAt + 1]] : [];
+
+console.log("Applying D1 migrations to the local catalog...");
+const migrate = spawnSync(
+  process.execPath,
+  [wrangler, "d1", "migrations", "apply", "DB", "--local", ...persistArgs],
+  { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, CI: "true" } },
+);
+if (migrate.status !== 0) {
+  console.error("D1 migrations failed; fix the error above (or delete .wrangler/state to start afresh) and retry.");
+  process.exit(migrate.status ?? 1);
+}
+
+const port = args.includes("--port") ? args[args.indexOf("--port") + 1] : "4040";
+console.log(
+  `Starting the service on http://127.0.0.1:${port} (ingest: /ingest, /push.v1.PusherService/Push; limits: /config).`,
+);
+console.log("Authentication is not enabled yet: every request is stored as tenant 'anonymous'.");
+const dev = spawn(process.execPath, [wrangler, "dev", ...args], { cwd: root, stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
+dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

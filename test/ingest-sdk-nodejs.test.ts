@@ -1,0 +1,95 @@
+// Replays the recorded @pyroscope/nodejs requests (0.2.9 to 0.6.4: raw and multipart bodies,
+// chunked axios uploads, Basic and Bearer auth) byte for byte against POST /ingest.
+
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { flushAll, storedSeries, type StoredSeries } from "./setup/storage";
+import { testdata, testdataList, testdataText } from "./setup/testdata";
+
+interface Capture {
+  scenario: string;
+  bodyFile: string;
+  method: string;
+  path: string;
+  rawQuery: string;
+  headers: [string, string][];
+  parsedName: { appName: string; labels: Record<string, string> };
+  pprof: { valueTotals: Record<string, string>; labelKeys: Record<string, unknown> };
+}
+
+const SKIP_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
+
+describe("@pyroscope/nodejs recorded requests", () => {
+  const captures: Capture[] = [];
+  const statuses: number[] = [];
+  let stored: StoredSeries[];
+
+  beforeAll(async () => {
+    for (const dir of await testdataList("sdk-nodejs")) {
+      if (!/^v\d/.test(dir)) continue;
+      for (const file of await testdataList(`sdk-nodejs/${dir}`)) {
+        if (!file.endsWith(".json")) continue;
+        const c = JSON.parse(await testdataText(`sdk-nodejs/${dir}/${file}`)) as Capture;
+        captures.push(c);
+        const headers = new Headers();
+        for (const [k, v] of c.headers) if (!SKIP_HEADERS.has(k.toLowerCase())) headers.append(k, v);
+        const res = await exports.default.fetch(`http://localhost${c.path}?${c.rawQuery}`, {
+          method: c.method,
+          headers,
+          body: await testdata(`sdk-nodejs/${dir}/${c.bodyFile}`),
+        });
+        statuses.push(res.status);
+        if (res.status !== 200) console.error(dir, file, res.status, await res.text());
+      }
+    }
+    await flushAll();
+    stored = await storedSeries();
+  });
+
+  it("answers 200 to every request", async () => {
+    const index = JSON.parse(await testdataText("sdk-nodejs/index.json")) as { requests: unknown[] };
+    expect(captures.length).toBe(index.requests.length);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
+  it("stores the SDK's labels on every series", () => {
+    expect(stored.length).toBeGreaterThan(0);
+    for (const s of stored) {
+      expect(s.labels.service_name).toBe("sdk-capture-app");
+      expect(s.labels.env).toBe("test");
+      expect(s.labels.region).toBe("local");
+      expect(s.labels.pyroscope_spy).toBe("nodespy");
+    }
+    const scopes = new Set(stored.map((s) => s.labels["otel.scope.version"]));
+    expect(scopes.has("0.6.4")).toBe(true);
+    const endpoints = new Set(stored.map((s) => s.labels.endpoint).filter(Boolean));
+    expect([...endpoints].sort()).toEqual(["/fib", "/hash"]);
+  });
+
+  it("keeps every value: per-type totals equal the sum over the recorded profiles", () => {
+    const want = new Map<string, number>();
+    for (const c of captures) {
+      for (const [type, v] of Object.entries(c.pprof.valueTotals)) want.set(type, (want.get(type) ?? 0) + Number(v));
+    }
+    const got = new Map<string, number>();
+    for (const s of stored) {
+      const key = `${s.labels.__type__}/${s.labels.__unit__}`;
+      got.set(key, (got.get(key) ?? 0) + s.total);
+    }
+    for (const [type, total] of want) if (total > 0) expect([type, got.get(type)]).toEqual([type, total]);
+  });
+
+  it("records the service in the catalog with its profile types and SDK versions", async () => {
+    const row = await env.DB.prepare("SELECT * FROM services WHERE service = ?")
+      .bind("sdk-capture-app")
+      .first<{ profile_types: string; spy_names: string; sdk_versions: string; profiles: number; ingested_bytes: number }>();
+    expect(row).not.toBeNull();
+    const types = JSON.parse(row!.profile_types) as string[];
+    expect(types).toContain("memory:inuse_space:bytes:inuse_space:bytes");
+    expect(types.some((t) => t.startsWith("wall:wall:nanoseconds"))).toBe(true);
+    expect(JSON.parse(row!.spy_names)).toEqual(["nodespy"]);
+    expect(JSON.parse(row!.sdk_versions)).toContain("com.grafana.pyroscope/nodejs/0.6.4");
+    expect(row!.profiles).toBe(stored.reduce((n, s) => n + s.profiles, 0));
+    expect(row!.ingested_bytes).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,50 @@
+// Facts from ../shared/testdata/MANIFEST.md, parsed rather than copied, so the tests follow the
+// corpus: per pprof file its per-type totals, the profile type ids and /ingest settings it names.
+
+import { testdataText } from "./testdata";
+
+export interface PprofFacts {
+  file: string;
+  gz: boolean;
+  /** `type/unit` → total, in the uploaded order. */
+  totals: Map<string, number>;
+  /** Profile type ids the MANIFEST says /ingest must produce (may be empty). */
+  profileTypes: string[];
+  /** The sample-type config the MANIFEST uploads with it, if any. */
+  sampleTypeConfig?: string;
+  spyName?: string;
+  /** The bullet text for the file, for expectations not parsed here. */
+  notes: string;
+}
+
+const TYPE_ID = /^[A-Za-z_]+:[A-Za-z_]+:[A-Za-z_]+:[A-Za-z_]*:[A-Za-z_]*$/;
+
+export async function pprofFacts(): Promise<PprofFacts[]> {
+  const md = await testdataText("MANIFEST.md");
+  const section = md.slice(md.indexOf("## pprof (`pprof/`)"), md.indexOf("## JFR (`jfr/`)"));
+  const facts: PprofFacts[] = [];
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    if (cells.length < 8 || !cells[1].startsWith("`")) continue;
+    const file = cells[1].replace(/`/g, "");
+    const totals = new Map<string, number>();
+    for (const t of cells[5].split(";")) {
+      const m = /^\s*([^=]*?)\s*=\s*([\d_]+)\s*$/.exec(t);
+      if (m) totals.set(m[1], Number(m[2].replace(/_/g, "")));
+    }
+    facts.push({ file, gz: cells[2] === "yes", totals, profileTypes: [], notes: "" });
+  }
+  for (const f of facts) {
+    const start = section.indexOf(`* **\`${f.file}\`**`);
+    if (start < 0) continue;
+    const next = section.indexOf("\n* **", start + 1);
+    const notes = section.slice(start, next < 0 ? undefined : next);
+    f.notes = notes;
+    const types = new Set<string>();
+    for (const m of notes.matchAll(/`([^`]+)`/g)) if (TYPE_ID.test(m[1])) types.add(m[1]);
+    f.profileTypes = [...types];
+    f.sampleTypeConfig = /with (\S+?\.st\.json)/.exec(notes)?.[1];
+    f.spyName = /spyName=`?([A-Za-z0-9_]+)`?/.exec(notes)?.[1];
+  }
+  return facts;
+}

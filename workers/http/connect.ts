@@ -1,0 +1,108 @@
+// Serves Connect RPCs (binary protobuf and JSON, unary) from fetch Requests with
+// @connectrpc/connect's universal handlers. Per-request state (bindings, tenant) reaches the
+// implementations through context values, so the routers are built once per isolate.
+
+import {
+  type ConnectRouter,
+  createConnectRouter,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import type { Compression, UniversalHandler } from "@connectrpc/connect/protocol";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { gzipSync } from "fflate";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import { gunzipBounded } from "../ingest/gzip";
+import { IngestError } from "../ingest/errors";
+
+export interface RequestContext {
+  env: Env;
+  config: Config;
+  tenant: string;
+  request: Request;
+}
+
+const REQUEST_CONTEXT = createContextKey<RequestContext | null>(null);
+
+export function requestContext(ctx: HandlerContext): RequestContext {
+  const rc = ctx.values.get(REQUEST_CONTEXT);
+  if (!rc) throw new ConnectError("request context missing", Code.Internal);
+  return rc;
+}
+
+/** gzip for request bodies (pyroscope-rs gzips every Push) and responses, with a bounded inflate. */
+const gzip: Compression = {
+  name: "gzip",
+  compress: async (bytes) => gzipSync(bytes, { level: 1 }) as Uint8Array<ArrayBuffer>,
+  decompress: async (bytes, readMaxBytes) => {
+    if (bytes.length === 0) return new Uint8Array(0);
+    try {
+      return gunzipBounded(bytes, readMaxBytes) as Uint8Array<ArrayBuffer>;
+    } catch (err) {
+      if (err instanceof IngestError) {
+        const code = err.reason === "profile_size_limit" ? Code.ResourceExhausted : Code.InvalidArgument;
+        throw new ConnectError(`request body: ${err.message}`, code);
+      }
+      throw err;
+    }
+  },
+};
+
+export class ConnectService {
+  private readonly handlers = new Map<string, UniversalHandler>();
+
+  constructor(register: (router: ConnectRouter) => void, readMaxBytes: number) {
+    const router = createConnectRouter({
+      connect: true,
+      grpc: false,
+      grpcWeb: false,
+      acceptCompression: [gzip],
+      readMaxBytes,
+      requireConnectProtocolHeader: false,
+      jsonOptions: { ignoreUnknownFields: true },
+    });
+    register(router);
+    for (const h of router.handlers) this.handlers.set(h.requestPath, h);
+  }
+
+  /**
+   * The procedure a URL path names, or undefined. Clients may put the API under a path prefix
+   * (Grafana's datasource URL, pyroscope-rs and .NET append to theirs), so only the last two
+   * segments, `/<package>.<Service>/<Method>`, count.
+   */
+  resolve(pathname: string): string | undefined {
+    const cut = pathname.lastIndexOf("/", pathname.lastIndexOf("/") - 1);
+    const path = cut >= 0 ? pathname.slice(cut) : pathname;
+    return this.handlers.has(path) ? path : undefined;
+  }
+
+  /** Serves one RPC; `path` must come from `resolve`. */
+  async serve(path: string, request: Request, rc: RequestContext): Promise<Response> {
+    const h = this.handlers.get(path)!;
+    const res = await createFetchHandler((ureq) =>
+      h({ ...ureq, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) }),
+    )(request);
+    return res.status === 500 ? undecodableAsInvalid(res) : res;
+  }
+}
+
+/**
+ * connect-es reports an undecodable binary request as `internal`; connect-go, which Pyroscope's
+ * clients are written against, says `invalid_argument` (the client's fault, not to be retried).
+ */
+async function undecodableAsInvalid(res: Response): Promise<Response> {
+  const text = await res.text();
+  let err: { code?: string; message?: string } = {};
+  try {
+    err = JSON.parse(text) as typeof err;
+  } catch {
+    // not a Connect error body: pass it on unchanged
+  }
+  if (err.code === "internal" && err.message?.startsWith("parse binary:")) {
+    return Response.json({ code: "invalid_argument", message: `request is not a valid protobuf message: ${err.message}` }, { status: 400 });
+  }
+  return new Response(text, res);
+}

@@ -1,0 +1,58 @@
+// push.v1.PusherService/Push over Connect (spec API.md §2): what Alloy, pyroscope-rs (Python, Ruby,
+// Rust) and .NET send. Every sample of every series is decoded and validated before anything is
+// stored, so a refused request leaves storage unchanged.
+
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Labels } from "../block/builder";
+import { PusherService } from "../gen/push/v1/push_pb";
+import { invalid } from "../ingest/errors";
+import { maybeGunzip } from "../ingest/gzip";
+import { decodePprof, normalizePprof } from "../ingest/pprof";
+import { Dispatch } from "../route/dispatch";
+import { requestContext } from "./connect";
+import { toConnectError } from "./errors";
+import { labelBytes, sdkOf } from "./meta";
+
+export function registerPush(router: ConnectRouter): void {
+  router.service(PusherService, {
+    async push(req, ctx) {
+      const { env, config, tenant, request } = requestContext(ctx);
+      try {
+        if (req.series.length === 0 || req.series.every((s) => s.samples.length === 0)) {
+          throw new ConnectError("no profiles received", Code.InvalidArgument);
+        }
+        const nowMs = Date.now();
+        const dispatch = new Dispatch(env, config, tenant);
+        let bytes = 0;
+        let spyName = "";
+        let sdk = "";
+        for (const series of req.series) {
+          const labels: Labels = series.labels.map((l) => [l.name, l.value]);
+          spyName ||= labelValue(labels, "pyroscope_spy") || labelValue(labels, "spy_name");
+          sdk ||= sdkOf(labels, request.headers);
+          for (const sample of series.samples) {
+            const raw = maybeGunzip(sample.rawProfile, config.MAX_PROFILE_SIZE_BYTES);
+            bytes += raw.length + labelBytes(labels);
+            if (bytes > config.INGESTION_BODY_LIMIT_BYTES) {
+              throw invalid(
+                "body_size_limit_exceeded",
+                `uncompressed batch payload size exceeds limit of ${config.INGESTION_BODY_LIMIT_BYTES} bytes`,
+              );
+            }
+            normalizePprof(decodePprof(raw), { mode: "push", seriesLabels: labels, nowMs, config }, dispatch.sink);
+          }
+        }
+        await dispatch.send({ receivedAtMs: nowMs, bytes, spyName, sdk });
+        return {};
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
+  });
+}
+
+function labelValue(labels: Labels, name: string): string {
+  for (const [k, v] of labels) if (k === name) return v;
+  return "";
+}

@@ -1,0 +1,187 @@
+// Bounded gzip handling for uploaded profiles and bounded body reading. Pure: runs in workerd and Node.
+//
+// A gzip bomb must be refused without being inflated: output is counted as it streams out of the
+// inflater and the work stops at the first chunk past the limit (spec API.md §2.2, §7.2).
+
+import { Gunzip } from "fflate";
+import { IngestError, invalid } from "./errors";
+
+/** DEFLATE's best case: a 258-byte match coded in 2 bits. Bounds output per input byte. */
+const MAX_DEFLATE_RATIO = 1032;
+const MAX_CHUNK = 64 * 1024;
+const MIN_CHUNK = 1024;
+const TRAILER_BYTES = 8;
+
+/** gzip is recognised by its magic bytes only; names, Content-Type and Content-Encoding are ignored. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Inflates a gzip stream (one or more concatenated members, as gzip(1) and Go's reader accept).
+ * `maxBytes` caps the inflated size (0 = no limit): past it, `profile_size_limit`. Bad or
+ * truncated data, trailing garbage, or a CRC-32/ISIZE mismatch: `malformed_profile`.
+ */
+export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (bytes.length === 0) throw malformed("empty input");
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let memberCrc = CRC_INIT;
+  let memberSize = 0;
+
+  // The inflater cannot tell "input ended after the last block" from "input cut at a block
+  // boundary", so each member's trailer is checked here; a truncated stream fails this check.
+  const checkTrailer = (end: number) => {
+    if (end < TRAILER_BYTES) throw malformed("truncated data");
+    const t = bytes.subarray(end - TRAILER_BYTES, end);
+    const crc = (t[0] | (t[1] << 8) | (t[2] << 16) | (t[3] << 24)) >>> 0;
+    const size = (t[4] | (t[5] << 8) | (t[6] << 16) | (t[7] << 24)) >>> 0;
+    if (crc !== crcFinish(memberCrc) || size !== memberSize >>> 0) {
+      throw malformed("checksum mismatch (data is truncated or corrupt)");
+    }
+  };
+
+  const inflater = new Gunzip((data) => {
+    total += data.length;
+    if (maxBytes > 0 && total > maxBytes) throw profileTooLarge(maxBytes);
+    if (data.length === 0) return;
+    chunks.push(data);
+    memberCrc = crcUpdate(memberCrc, data);
+    memberSize += data.length;
+  });
+  // Called once the next member's header is parsed, after all of the previous member's output.
+  inflater.onmember = (offset) => {
+    checkTrailer(offset);
+    memberCrc = CRC_INIT;
+    memberSize = 0;
+  };
+
+  // Small enough that one push cannot inflate much more than the limit itself.
+  const chunk = maxBytes > 0 ? clamp(Math.floor(maxBytes / MAX_DEFLATE_RATIO), MIN_CHUNK, MAX_CHUNK) : MAX_CHUNK;
+  try {
+    for (let at = 0; at < bytes.length; at += chunk) {
+      inflater.push(bytes.subarray(at, at + chunk), at + chunk >= bytes.length);
+    }
+  } catch (err) {
+    if (err instanceof IngestError) throw err;
+    throw malformed(describeFlateError(err));
+  }
+  checkTrailer(bytes.length);
+  return concat(chunks, total);
+}
+
+/** Inflates gzip payloads; passes anything else through after checking it against the same limit. */
+export function maybeGunzip(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (isGzip(bytes)) return gunzipBounded(bytes, maxBytes);
+  if (maxBytes > 0 && bytes.length > maxBytes) throw profileTooLarge(maxBytes);
+  return bytes;
+}
+
+/**
+ * Reads a whole body, refusing it (`too_large`) as soon as it passes `maxBytes` (0 = no limit):
+ * a declared Content-Length over the cap is refused before reading, and a streamed body is
+ * cancelled at the first chunk that crosses it, so nothing past the cap is kept.
+ */
+export async function readBodyCapped(
+  source: Request | ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  let stream = source;
+  if (stream instanceof Request) {
+    if (maxBytes > 0 && Number(stream.headers.get("content-length")) > maxBytes) throw bodyTooLarge();
+    stream = stream.body;
+  }
+  if (stream === null) return new Uint8Array(0);
+
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (maxBytes > 0 && total > maxBytes) {
+      // Not awaited: a slow or stalled client must not delay the refusal.
+      reader.cancel().catch(() => {});
+      throw bodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, total);
+}
+
+/** Pyroscope's wording, including go-humanize's decimal units ("4.2 MB" for 4 MiB). */
+function profileTooLarge(maxBytes: number): IngestError {
+  return invalid("profile_size_limit", `uncompressed profile payload size exceeds limit of ${humanBytes(maxBytes)}`);
+}
+
+function bodyTooLarge(): IngestError {
+  return new IngestError("too_large", "body_size_limit", "request body too large");
+}
+
+function malformed(detail: string): IngestError {
+  return invalid("malformed_profile", `invalid gzip data: ${detail}`);
+}
+
+/** fflate's messages are terse ("unexpected EOF", "invalid distance"); say which input was at fault. */
+function describeFlateError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message === "unexpected EOF") return "truncated data (unexpected end of input)";
+  if (message === "invalid gzip data") return "bad gzip header or trailing garbage after a member";
+  return `corrupt deflate stream (${message})`;
+}
+
+/** go-humanize `Bytes`: SI units, one decimal below 10, rounded to whole units above. */
+export function humanBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+  const e = Math.floor(Math.log(n) / Math.log(1000));
+  const val = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return val < 10 ? `${val.toFixed(1)} ${units[e]}` : `${roundHalfEven(val)} ${units[e]}`;
+}
+
+/** Go's %.0f rounds ties to even; JavaScript's toFixed rounds them up. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 === 1 ? r - 1 : r;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+// CRC-32 (IEEE 802.3, reflected), as stored in the gzip trailer. fflate does not expose its own.
+const CRC_INIT = 0xffffffff;
+let crcTable: Uint32Array | undefined;
+
+function crcUpdate(crc: number, data: Uint8Array): number {
+  const table = (crcTable ??= makeCrcTable());
+  let c = crc;
+  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}
+
+function crcFinish(crc: number): number {
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function makeCrcTable(): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+}
