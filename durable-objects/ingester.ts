@@ -20,6 +20,7 @@ import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
 import { blockObjectKey } from "../workers/flush/keys";
+import { concatBytes } from "../workers/util/bytes";
 
 export interface IngesterIdentity {
   tenant: string;
@@ -189,7 +190,7 @@ export class Ingester extends DurableObject<Env> {
     let parts: Uint8Array[] = [];
     const finish = () => {
       if (current === -1 || !meta) return;
-      const pushed = decodeBlock(concat(parts));
+      const pushed = decodeBlock(concatBytes(parts));
       stats.addPush(pushed, meta);
       mergeInto(builder, pushed);
     };
@@ -223,15 +224,4 @@ export class Ingester extends DurableObject<Env> {
 
 function table(gen: number): string {
   return `buf_${gen}`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -3,7 +3,7 @@ import { deflateSync, gunzipSync } from "fflate";
 import { Profile } from "pprof-format";
 import { describe, expect, it } from "vitest";
 import { BlockBuilder, type BuilderColumns, type Labels } from "../workers/block/builder";
-import { crc32 } from "../workers/block/crc32";
+import { crc32 } from "../workers/util/crc32";
 import {
   decodeBlock,
   decodeProfiles,

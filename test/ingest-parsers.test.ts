@@ -8,6 +8,7 @@ import { gunzipBounded, humanBytes, isGzip, maybeGunzip, readBodyCapped } from "
 import { parseMultipart } from "../workers/ingest/multipart";
 import { parseName } from "../workers/ingest/name";
 import { isValidUtf8 } from "../workers/ingest/utf8";
+import { concatBytes } from "../workers/util/bytes";
 import { testdata, testdataList, testdataText } from "./setup/testdata";
 
 const MiB = 1024 * 1024;
@@ -65,14 +66,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function cat(...parts: (Uint8Array | string)[]): Uint8Array {
-  const bytes = parts.map((p) => (typeof p === "string" ? enc.encode(p) : p));
-  const out = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => (typeof p === "string" ? enc.encode(p) : p)));
 }
 
 /** Records how far into it any `subarray` view reached: how much input a decoder consumed. */

@@ -5,6 +5,7 @@ import { listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { BlockBuilder, Labels } from "../../workers/block/builder";
 import { decodeBlock } from "../../workers/block/decode";
+import { concatBytes } from "../../workers/util/bytes";
 
 export async function ingesterStubs() {
   const ids = await listDurableObjectIds(env.INGESTER);
@@ -99,11 +100,5 @@ export function multipart(parts: { name: string; data: Uint8Array; filename?: st
     chunks.push(enc.encode("\r\n"));
   }
   chunks.push(enc.encode(`--${boundary}--\r\n`));
-  const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    body.set(c, off);
-    off += c.length;
-  }
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+  return { body: concatBytes(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }

@@ -6,7 +6,7 @@
 import { inflateSync } from "fflate";
 import { BlockBuilder, type BuilderColumns } from "./builder";
 import { readIndices, readNumbers, readU64s } from "./codec";
-import { crc32 } from "./crc32";
+import { crc32 } from "../util/crc32";
 import { type DatasetEntry, MAGIC, MAX_INFLATE_RATIO, SectionKind, type SectionEntry, VERSION, sectionOf } from "./format";
 import { readToc } from "./toc";
 import { ByteReader, decodeUtf8 } from "./varint";

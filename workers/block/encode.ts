@@ -4,7 +4,7 @@
 import { deflateSync } from "fflate";
 import type { BlockBuilder } from "./builder";
 import { writeIndices, writeNumbers, writeU64s } from "./codec";
-import { crc32 } from "./crc32";
+import { crc32 } from "../util/crc32";
 import { type DatasetEntry, MAGIC, REQUIRED_SECTIONS, SectionKind, type SectionEntry, VERSION } from "./format";
 import { summarize } from "./summary";
 import { writeTocAndTrailer } from "./toc";

@@ -1,7 +1,7 @@
 // The table of contents and the fixed trailer at the end of a block object: writing them, and
 // reading them back from a suffix of the object with every offset checked against its size.
 
-import { crc32 } from "./crc32";
+import { crc32 } from "../util/crc32";
 import {
   type DatasetEntry,
   HEADER_SIZE,

@@ -4,6 +4,8 @@
 // inflater and the work stops at the first chunk past the limit (spec API.md §2.2, §7.2).
 
 import { Gunzip } from "fflate";
+import { concatBytes } from "../util/bytes";
+import { CRC32_INIT, crc32Finish, crc32Update } from "../util/crc32";
 import { IngestError, invalid } from "./errors";
 
 /** DEFLATE's best case: a 258-byte match coded in 2 bits. Bounds output per input byte. */
@@ -26,7 +28,7 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (bytes.length === 0) throw malformed("empty input");
   const chunks: Uint8Array[] = [];
   let total = 0;
-  let memberCrc = CRC_INIT;
+  let memberCrc = CRC32_INIT;
   let memberSize = 0;
 
   // The inflater cannot tell "input ended after the last block" from "input cut at a block
@@ -36,7 +38,7 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
     const t = bytes.subarray(end - TRAILER_BYTES, end);
     const crc = (t[0] | (t[1] << 8) | (t[2] << 16) | (t[3] << 24)) >>> 0;
     const size = (t[4] | (t[5] << 8) | (t[6] << 16) | (t[7] << 24)) >>> 0;
-    if (crc !== crcFinish(memberCrc) || size !== memberSize >>> 0) {
+    if (crc !== crc32Finish(memberCrc) || size !== memberSize >>> 0) {
       throw malformed("checksum mismatch (data is truncated or corrupt)");
     }
   };
@@ -46,13 +48,13 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
     if (maxBytes > 0 && total > maxBytes) throw profileTooLarge(maxBytes);
     if (data.length === 0) return;
     chunks.push(data);
-    memberCrc = crcUpdate(memberCrc, data);
+    memberCrc = crc32Update(memberCrc, data);
     memberSize += data.length;
   });
   // Called once the next member's header is parsed, after all of the previous member's output.
   inflater.onmember = (offset) => {
     checkTrailer(offset);
-    memberCrc = CRC_INIT;
+    memberCrc = CRC32_INIT;
     memberSize = 0;
   };
 
@@ -67,7 +69,7 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
     throw malformed(describeFlateError(err));
   }
   checkTrailer(bytes.length);
-  return concat(chunks, total);
+  return concatBytes(chunks, total);
 }
 
 /** Inflates gzip payloads; passes anything else through after checking it against the same limit. */
@@ -107,7 +109,7 @@ export async function readBodyCapped(
     }
     chunks.push(value);
   }
-  return concat(chunks, total);
+  return concatBytes(chunks, total);
 }
 
 /** Pyroscope's wording, including go-humanize's decimal units ("4.2 MB" for 4 MiB). */
@@ -150,38 +152,3 @@ function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-// CRC-32 (IEEE 802.3, reflected), as stored in the gzip trailer. fflate does not expose its own.
-const CRC_INIT = 0xffffffff;
-let crcTable: Uint32Array | undefined;
-
-function crcUpdate(crc: number, data: Uint8Array): number {
-  const table = (crcTable ??= makeCrcTable());
-  let c = crc;
-  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return c;
-}
-
-function crcFinish(crc: number): number {
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function makeCrcTable(): Uint32Array {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-}
