@@ -147,6 +147,16 @@ describe("gzip", () => {
     expect(humanBytes(7)).toBe("7 B");
   });
 
+  it("does not trust a gzip trailer that understates the size", () => {
+    const big = gzipSync(new Uint8Array(1 << 20).fill(7));
+    const lying = big.slice();
+    const n = lying.length;
+    lying[n - 4] = 100;
+    lying[n - 3] = lying[n - 2] = lying[n - 1] = 0;
+    expect(refusal(() => gunzipBounded(lying, 4 << 20)).reason).toBe("malformed_profile");
+    expect(gunzipBounded(big, 4 << 20).length).toBe(1 << 20);
+  });
+
   it("refuses a gzip bomb with profile_size_limit after reading only its start", () => {
     // 64 MiB of zeros, compressed in 1 MiB steps so the test itself never holds 64 MiB.
     const compressed: Uint8Array[] = [];

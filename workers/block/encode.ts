@@ -23,18 +23,28 @@ export interface Dataset {
   builder: BlockBuilder;
 }
 
-// Level 6 is within a few percent of 9 on these sections at a fraction of the CPU, and the
-// ingester encodes every push.
-const DEFLATE_LEVEL = 6;
+// For flushed blocks: level 6 is within a few percent of 9 on these sections at a fraction of the CPU.
+const DEFLATE_LEVEL: DeflateLevel = 6;
 
 /** One block holding one dataset: `b` as service `meta.service`. */
-export function encodeBlock(b: BlockBuilder, meta: BlockMeta): Uint8Array {
+export function encodeBlock(b: BlockBuilder, meta: BlockMeta, level: DeflateLevel = DEFLATE_LEVEL): Uint8Array {
   const { service, ...rest } = meta;
-  return encodeDatasets(rest, [{ service, builder: b }]);
+  return encodeDatasets(rest, [{ service, builder: b }], level);
 }
 
 /** One block holding a dataset per service; datasets are stored sorted by service. */
-export function encodeDatasets(meta: Omit<BlockMeta, "service">, datasets: Dataset[]): Uint8Array {
+/**
+ * DEFLATE level 0 to 9. Level 0 stores sections uncompressed (still valid DEFLATE, read by the same
+ * reader): right for short-lived data such as an ingester's buffered pushes, where compressing costs
+ * more CPU on the acknowledgement path than the bytes it saves are worth.
+ */
+export type DeflateLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+
+export function encodeDatasets(
+  meta: Omit<BlockMeta, "service">,
+  datasets: Dataset[],
+  level: DeflateLevel = DEFLATE_LEVEL,
+): Uint8Array {
   const sorted = [...datasets].sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].service === sorted[i - 1].service) throw new Error(`encodeBlock: service ${JSON.stringify(sorted[i].service)} given twice`);
@@ -50,7 +60,7 @@ export function encodeDatasets(meta: Omit<BlockMeta, "service">, datasets: Datas
     const sections: SectionEntry[] = [];
     for (const kind of REQUIRED_SECTIONS) {
       const raw = SECTION_WRITERS[kind](b);
-      const packed = deflateSync(raw, { level: DEFLATE_LEVEL });
+      const packed = deflateSync(raw, { level });
       sections.push({ kind, offset: w.length, length: packed.length, rawLength: raw.length, crc32: crc32(packed) });
       w.bytes(packed);
     }

@@ -3,9 +3,9 @@
 // A gzip bomb must be refused without being inflated: output is counted as it streams out of the
 // inflater and the work stops at the first chunk past the limit (spec API.md §2.2, §7.2).
 
-import { Gunzip } from "fflate";
+import { Gunzip, gunzipSync } from "fflate";
 import { concatBytes } from "../util/bytes";
-import { CRC32_INIT, crc32Finish, crc32Update } from "../util/crc32";
+import { CRC32_INIT, crc32, crc32Finish, crc32Update } from "../util/crc32";
 import { IngestError, invalid } from "./errors";
 
 /** DEFLATE's best case: a 258-byte match coded in 2 bits. Bounds output per input byte. */
@@ -26,6 +26,38 @@ export function isGzip(bytes: Uint8Array): boolean {
  */
 export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (bytes.length === 0) throw malformed("empty input");
+  return gunzipSingleMember(bytes, maxBytes) ?? gunzipStreaming(bytes, maxBytes);
+}
+
+/**
+ * The common case, a single gzip member whose trailer is honest, inflated in one call into a
+ * buffer of the size its trailer declares (one spare byte catches a longer stream); fflate stops
+ * at the end of that buffer, so a lying trailer costs at most that much memory. Returns undefined
+ * whenever that cannot be trusted, and the careful streaming path then decides (and words any
+ * refusal): a trailer over the limit, a result that is not exactly what the trailer promises, or
+ * bytes that could start a second member (`1f 8b 08` after the first header; a chance match in
+ * compressed data only costs the slower path).
+ */
+function gunzipSingleMember(bytes: Uint8Array, maxBytes: number): Uint8Array | undefined {
+  const n = bytes.length;
+  if (n < 18) return undefined;
+  const crc = (bytes[n - 8] | (bytes[n - 7] << 8) | (bytes[n - 6] << 16) | (bytes[n - 5] << 24)) >>> 0;
+  const size = (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0;
+  if (maxBytes > 0 && size > maxBytes) return undefined;
+  for (let at = bytes.indexOf(0x1f, 10); at >= 0 && at < n - 2; at = bytes.indexOf(0x1f, at + 1)) {
+    if (bytes[at + 1] === 0x8b && bytes[at + 2] === 0x08) return undefined;
+  }
+  let out: Uint8Array;
+  try {
+    out = gunzipSync(bytes, { out: new Uint8Array(size + 1) });
+  } catch {
+    return undefined;
+  }
+  if (out.length !== size || crc32(out) !== crc) return undefined;
+  return out;
+}
+
+function gunzipStreaming(bytes: Uint8Array, maxBytes: number): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
   let memberCrc = CRC32_INIT;
