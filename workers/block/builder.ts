@@ -125,6 +125,10 @@ export class BlockBuilder {
   readonly sampleTrace = new I32Column(256); // string index of trace_id, 0 = none
 
   private openProfile = -1;
+  // endProfile's per-node merge slots (see there).
+  private dedupStamp = 0;
+  private dedupSeen = new Int32Array(0);
+  private dedupAt = new Int32Array(0);
 
   constructor() {
     this.mappingStart.push(0n);
@@ -380,7 +384,13 @@ export class BlockBuilder {
     this.openProfile = -1;
     const start = this.profileSampleStart.get(p);
     const end = this.sampleNode.length;
-    const seen = new Map<string, number>();
+    // Samples without span or trace (nearly all) are merged through a per-node slot stamped with
+    // the profile being closed, so no clearing and no key strings; the rest through a Map.
+    const stamp = ++this.dedupStamp;
+    if (this.dedupSeen.length < this.nodeParent.length) this.growDedup();
+    const seen = this.dedupSeen;
+    const at = this.dedupAt;
+    let keyed: Map<string, number> | undefined;
     let w = start;
     for (let r = start; r < end; r++) {
       const value = this.sampleValue.get(r);
@@ -388,13 +398,23 @@ export class BlockBuilder {
       if (value === 0 || node === 0) continue;
       const span = this.sampleSpan.get(r);
       const trace = this.sampleTrace.get(r);
-      const key = span === 0 && trace === 0 ? `${node}` : `${node}|${span}|${trace}`;
-      const at = seen.get(key);
-      if (at !== undefined) {
-        this.sampleValue.set(at, this.sampleValue.get(at) + value);
+      let prev = -1;
+      if (span === 0 && trace === 0) {
+        if (seen[node] === stamp) prev = at[node];
+        else {
+          seen[node] = stamp;
+          at[node] = w;
+        }
+      } else {
+        keyed ??= new Map();
+        const key = `${node}|${span}|${trace}`;
+        prev = keyed.get(key) ?? -1;
+        if (prev === -1) keyed.set(key, w);
+      }
+      if (prev !== -1) {
+        this.sampleValue.set(prev, this.sampleValue.get(prev) + value);
         continue;
       }
-      seen.set(key, w);
       this.sampleNode.set(w, node);
       this.sampleValue.set(w, value);
       this.sampleSpan.set(w, span);
@@ -413,6 +433,16 @@ export class BlockBuilder {
     }
     this.profileSampleStart.push(w);
     return true;
+  }
+
+  private growDedup(): void {
+    const size = Math.max(1024, this.nodeParent.length * 2);
+    const seen = new Int32Array(size);
+    seen.set(this.dedupSeen);
+    const at = new Int32Array(size);
+    at.set(this.dedupAt);
+    this.dedupSeen = seen;
+    this.dedupAt = at;
   }
 
   /** Sample range [start, end) of profile `p`. */
