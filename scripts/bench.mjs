@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// `npm run bench [-- <section>...]`: benchmarks of the local stack (wrangler dev + workerd), each
+// against references measured in the same run. Sections run in the order given; none = all.
+//
+//   ingest   /ingest throughput, latency, processing rate and memory vs a null Worker (a) and a
+//            gunzip + protobuf wire walk in Node (b)
+//
+// Environment: TESTDATA_DIR (default ../shared/testdata), BENCH_CONCURRENCY (8),
+// BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
+// per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s).
+// Results: bench-results/<section>.json; wrangler output: bench-results/logs/.
+//
+// To add a section: write scripts/bench/<name>.mjs exporting a run(opts) → results function and
+// a print(results) function, and register them in SECTIONS below.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { printIngestReport, runIngest } from "./bench/ingest.mjs";
+import { writeJson } from "./bench/report.mjs";
+import { killAllSync, ROOT, stopAll } from "./bench/server.mjs";
+
+const SECTIONS = {
+  ingest: { run: runIngest, print: printIngestReport },
+};
+
+function envNumber(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+function options() {
+  return {
+    testdataDir: path.resolve(ROOT, process.env.TESTDATA_DIR || "../shared/testdata"),
+    concurrency: Math.floor(envNumber("BENCH_CONCURRENCY", 8)),
+    maxRequests: Math.floor(envNumber("BENCH_REQUESTS", 1500)),
+    maxSeconds: envNumber("BENCH_SECONDS", 20),
+    warmup: Math.floor(envNumber("BENCH_WARMUP", 200)),
+    decodeRuns: Math.floor(envNumber("BENCH_DECODE_RUNS", 5)),
+    readyTimeoutMs: envNumber("BENCH_READY_TIMEOUT", 120) * 1000,
+  };
+}
+
+const interrupt = new AbortController();
+
+async function main() {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const unknown = args.filter((a) => !(a in SECTIONS));
+  if (unknown.length) {
+    console.error(`unknown section(s): ${unknown.join(", ")}; available: ${Object.keys(SECTIONS).join(", ")}`);
+    process.exit(2);
+  }
+  if (process.platform !== "linux") console.warn("warning: memory figures need /proc (Linux); they will be empty here");
+  if (typeof globalThis.gc !== "function") console.warn("warning: run with node --expose-gc (npm run bench does) for stable memory figures");
+  const sections = args.length ? args : Object.keys(SECTIONS);
+  const opts = options();
+
+  for (const name of sections) {
+    const tmpDir = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
+    console.log(`\n=== ${name} ===`);
+    try {
+      const results = await SECTIONS[name].run({ ...opts, tmpDir, signal: interrupt.signal });
+      const file = writeJson(`${name}.json`, results);
+      console.log(`\n=== ${name}: report ===\n`);
+      SECTIONS[name].print(results);
+      console.log(`\nResults written to ${path.relative(ROOT, file)}`);
+    } finally {
+      await stopAll();
+      rmSync(tmpDir, { recursive: true, force: true });
+    }
+  }
+}
+
+// Ctrl-C: abort the section (it stops sending and throws), which stops the stacks on the way
+// out; a second Ctrl-C kills them at once.
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    if (interrupt.signal.aborted) {
+      killAllSync();
+      process.exit(130);
+    }
+    console.error(`\n${sig}: stopping the local stacks (again to kill them at once)...`);
+    interrupt.abort(new Error(`interrupted by ${sig}`));
+  });
+}
+process.on("exit", killAllSync);
+
+main().then(
+  () => process.exit(0),
+  async (err) => {
+    if (interrupt.signal.aborted) {
+      console.error("bench interrupted; local stacks stopped");
+      process.exit(130);
+    }
+    console.error(`\nbench failed: ${err?.name === "BenchError" ? err.message : (err?.stack ?? err)}`);
+    await stopAll();
+    process.exit(1);
+  },
+);
