@@ -159,7 +159,7 @@ export class Ingester extends DurableObject<Env> {
       this.oldestMs = null;
     }
     const gen = s.frozen;
-    const { builder, stats } = this.readGeneration(gen);
+    const { builder, stats } = await this.readGeneration(gen);
     let result: FlushResult | null = null;
     if (builder.profileCount > 0 && s.identity) {
       const { tenant, service, shard } = s.identity;
@@ -181,7 +181,12 @@ export class Ingester extends DurableObject<Env> {
     return result;
   }
 
-  private readGeneration(gen: number): { builder: BlockBuilder; stats: FlushStats } {
+  /**
+   * Decodes and merges the pushes of a frozen generation. It yields to the event loop between
+   * pushes, so pushes arriving meanwhile (they go to the next generation) are acknowledged while a
+   * large flush is merged instead of waiting for all of it.
+   */
+  private async readGeneration(gen: number): Promise<{ builder: BlockBuilder; stats: FlushStats }> {
     const builder = new BlockBuilder();
     const stats = new FlushStats();
     this.ensureTable(gen);
@@ -194,11 +199,13 @@ export class Ingester extends DurableObject<Env> {
       stats.addPush(pushed, meta);
       mergeInto(builder, pushed);
     };
-    for (const row of this.sql.exec<{ push: number; meta: string; data: ArrayBuffer }>(
-      `SELECT push, meta, data FROM ${table(gen)} ORDER BY push, part`,
-    )) {
+    const rows = this.sql
+      .exec<{ push: number; meta: string; data: ArrayBuffer }>(`SELECT push, meta, data FROM ${table(gen)} ORDER BY push, part`)
+      .toArray();
+    for (const row of rows) {
       if (row.push !== current) {
         finish();
+        if (current !== -1) await scheduler.wait(0);
         current = row.push;
         meta = JSON.parse(row.meta) as PushMeta;
         parts = [];

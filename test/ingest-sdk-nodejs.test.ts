@@ -92,4 +92,25 @@ describe("@pyroscope/nodejs recorded requests", () => {
     expect(row!.profiles).toBe(stored.reduce((n, s) => n + s.profiles, 0));
     expect(row!.ingested_bytes).toBeGreaterThan(0);
   });
+
+  it("counts every profile and byte once per label value and hour", async () => {
+    const profiles = stored.reduce((n, s) => n + s.profiles, 0);
+    const byName = await env.DB.prepare(
+      "SELECT name, sum(profiles) AS profiles, sum(bytes) AS bytes, count(DISTINCT hour) AS hours FROM label_stats WHERE service = ? GROUP BY name",
+    )
+      .bind("sdk-capture-app")
+      .all<{ name: string; profiles: number; bytes: number; hours: number }>();
+    const rows = Object.fromEntries(byName.results.map((r) => [r.name, r]));
+    // Every profile carries service_name and __name__ exactly once.
+    expect(rows.service_name.profiles).toBe(profiles);
+    expect(rows.__name__.profiles).toBe(profiles);
+    const svc = await env.DB.prepare("SELECT ingested_bytes FROM services WHERE service = ?")
+      .bind("sdk-capture-app")
+      .first<{ ingested_bytes: number }>();
+    // Bytes are shared among profiles by sample count and rounded per profile.
+    expect(Math.abs(rows.service_name.bytes - svc!.ingested_bytes)).toBeLessThanOrEqual(profiles);
+    expect(rows.service_name.hours).toBeGreaterThanOrEqual(1);
+    // Internal restatements of the profile type are not counted.
+    expect(rows.__type__).toBeUndefined();
+  });
 });
