@@ -11,6 +11,9 @@ export class PprofInterner {
   private readonly functionIds: Int32Array;
   private readonly locationIds: Int32Array;
   private readonly nodes: Int32Array;
+  /** The last stack built: its sample and its node at each depth, root first. */
+  private lastStack = -1;
+  private readonly lastPath: Int32Array;
   private readonly lineFns: Int32Array;
   private readonly lineNos: Float64Array;
 
@@ -24,6 +27,7 @@ export class PprofInterner {
     this.functionIds = new Int32Array(t.functionName.length);
     this.locationIds = new Int32Array(t.locationMapping.length);
     this.nodes = new Int32Array(t.sampleLocationStart.length - 1).fill(-1);
+    this.lastPath = new Int32Array(t.maxStackDepth);
     this.lineFns = new Int32Array(t.maxLinesPerLocation);
     this.lineNos = new Float64Array(t.maxLinesPerLocation);
   }
@@ -36,15 +40,29 @@ export class PprofInterner {
     return id;
   }
 
-  /** The builder's stack node of pprof sample `s` (root first). */
+  /** The builder's stack node of pprof sample `s`. */
   stack(s: number): number {
     let node = this.nodes[s];
     if (node >= 0) return node;
+    const { sampleLocationStart, sampleStackStart, sampleLocations: locations } = this.t;
+    // pprof lists the leaf first; the builder's stacks grow from the root.
+    const root = sampleLocationStart[s + 1] - 1;
+    const depth = root + 1 - sampleStackStart[s];
+    // Neighbouring samples often share most of their stack: the part equal to the last stack
+    // built needs no lookups.
+    let d = 0;
     node = 0;
-    const { sampleLocationStart, sampleLocations } = this.t;
-    for (let k = sampleLocationStart[s]; k < sampleLocationStart[s + 1]; k++) {
-      node = this.builder.stackNode(node, this.location(sampleLocations[k]));
+    if (this.lastStack >= 0) {
+      const lastRoot = sampleLocationStart[this.lastStack + 1] - 1;
+      const shared = Math.min(depth, lastRoot + 1 - sampleStackStart[this.lastStack]);
+      while (d < shared && locations[root - d] === locations[lastRoot - d]) d++;
+      if (d > 0) node = this.lastPath[d - 1];
     }
+    for (; d < depth; d++) {
+      node = this.builder.stackNode(node, this.location(locations[root - d]));
+      this.lastPath[d] = node;
+    }
+    this.lastStack = s;
     return (this.nodes[s] = node);
   }
 

@@ -1,11 +1,11 @@
-// A validated pprof as flat typed tables, with Pyroscope's normalisation (spec API.md §2.2 step 8)
-// folded in: references resolved from ids to indices, unusable locations (unknown mapping or
-// function, or neither address nor lines) and the samples using them marked dropped, as are
-// samples with no positive value. Numbers are converted once here so that the writer's per-sample
-// loops read plain typed arrays.
+// A validated pprof as the tables the writer reads, with Pyroscope's normalisation (spec API.md
+// §2.2 step 8) folded in: references resolved from ids to positions, unusable locations (unknown
+// mapping or function, or neither address nor lines) and the samples using them marked dropped,
+// as are samples with no positive value, and stacks cut to the depth limit. Arrays that need no
+// resolving are the decoded profile's own, edited in place.
 
-import type { Profile } from "pprof-format";
-import { idKey, int64, isZero, tableIndex, uint64 } from "./pprof-numeric";
+import type { PprofProfile } from "./pprof-decode";
+import { IdIndex } from "./pprof-ids";
 
 const HAS_FUNCTIONS = 1;
 
@@ -14,9 +14,9 @@ export interface PprofTables {
   sampleTypes: number;
 
   // Mappings, by position in the pprof.
-  mappingStart: bigint[];
-  mappingLimit: bigint[];
-  mappingOffset: bigint[];
+  mappingStart: BigUint64Array;
+  mappingLimit: BigUint64Array;
+  mappingOffset: BigUint64Array;
   mappingFile: Int32Array;
   mappingBuildId: Int32Array;
   /** BlockBuilder's mapping flags: bit 0 has_functions, 1 filenames, 2 line numbers, 3 inline frames. */
@@ -30,140 +30,108 @@ export interface PprofTables {
 
   // Locations, by position: mapping position or -1, lines [lineStart[i], lineStart[i+1]) innermost first.
   locationMapping: Int32Array;
-  locationAddress: bigint[];
+  locationAddress: BigUint64Array;
   locationLineStart: Int32Array;
   lineFunction: Int32Array;
   lineNumber: Float64Array;
   maxLinesPerLocation: number;
 
-  // Samples: locations root first [sampleLocationStart[s], sampleLocationStart[s+1]), values row-major.
+  // Samples: location positions leaf first, as in the pprof; the stack of sample s, cut to the depth
+  // limit, is sampleLocations[sampleStackStart[s], sampleLocationStart[s+1]). Values row-major.
   sampleLocationStart: Int32Array;
+  sampleStackStart: Int32Array;
   sampleLocations: Int32Array;
+  maxStackDepth: number;
   values: Float64Array;
   /** 1 when the sample survives normalisation. */
   keep: Uint8Array;
 }
 
-export function tabulate(p: Profile): PprofTables {
-  const strings = p.stringTable.strings;
-
-  const mappingById = new Map<number | bigint, number>();
-  const nm = p.mapping.length;
-  const mappingStart: bigint[] = [];
-  const mappingLimit: bigint[] = [];
-  const mappingOffset: bigint[] = [];
-  const mappingFile = new Int32Array(nm);
-  const mappingBuildId = new Int32Array(nm);
-  const mappingFlags = new Int32Array(nm);
-  p.mapping.forEach((m, i) => {
-    mappingById.set(idKey(m.id), i);
-    const flags = (m.hasFunctions ? 1 : 0) | (m.hasFilenames ? 2 : 0) | (m.hasLineNumbers ? 4 : 0) | (m.hasInlineFrames ? 8 : 0);
+/**
+ * @param p a validated profile (every sample has one value per sample type)
+ * @param maxDepth the stack depth limit, 0 = none: deeper stacks keep their root-most frames
+ */
+export function tabulate(p: PprofProfile, maxDepth: number): PprofTables {
+  const nm = p.mappingId.length;
+  const mappings = new IdIndex(p.mappingId);
+  for (let i = 0; i < nm; i++) {
     // A symbolized binary's frames are identified by their lines; without ranges and addresses
     // equal frames from different builds share one location (Pyroscope's clearAddresses).
-    const symbolized = (flags & HAS_FUNCTIONS) !== 0;
-    mappingStart.push(symbolized ? 0n : uint64(m.memoryStart));
-    mappingLimit.push(symbolized ? 0n : uint64(m.memoryLimit));
-    mappingOffset.push(symbolized ? 0n : uint64(m.fileOffset));
-    mappingFile[i] = tableIndex(m.filename);
-    mappingBuildId[i] = tableIndex(m.buildId);
-    mappingFlags[i] = flags;
-  });
-
-  const functionById = new Map<number | bigint, number>();
-  const nf = p.function.length;
-  const functionName = new Int32Array(nf);
-  const functionSystemName = new Int32Array(nf);
-  const functionFile = new Int32Array(nf);
-  const functionStartLine = new Float64Array(nf);
-  p.function.forEach((f, i) => {
-    functionById.set(idKey(f.id), i);
-    functionName[i] = tableIndex(f.name);
-    functionSystemName[i] = tableIndex(f.systemName);
-    functionFile[i] = tableIndex(f.filename);
-    functionStartLine[i] = int64(f.startLine);
-  });
-
-  const locationById = new Map<number | bigint, number>();
-  const nl = p.location.length;
-  const locationMapping = new Int32Array(nl);
-  const locationAddress: bigint[] = [];
-  const locationLineStart = new Int32Array(nl + 1);
-  const usable = new Uint8Array(nl);
-  let lineCount = 0;
-  let maxLinesPerLocation = 0;
-  for (const l of p.location) {
-    lineCount += l.line.length;
-    maxLinesPerLocation = Math.max(maxLinesPerLocation, l.line.length);
+    if ((p.mappingFlags[i] & HAS_FUNCTIONS) === 0) continue;
+    p.mappingStart[i] = 0n;
+    p.mappingLimit[i] = 0n;
+    p.mappingOffset[i] = 0n;
   }
-  const lineFunction = new Int32Array(lineCount);
-  const lineNumber = new Float64Array(lineCount);
-  let w = 0;
-  p.location.forEach((l, i) => {
-    locationById.set(idKey(l.id), i);
-    locationLineStart[i] = w;
-    const mapping = isZero(l.mappingId) ? -1 : (mappingById.get(idKey(l.mappingId)) ?? -2);
-    let ok = mapping !== -2 && (l.line.length > 0 || !isZero(l.address));
-    for (const line of l.line) {
-      const fn = functionById.get(idKey(line.functionId));
-      if (fn === undefined) ok = false;
-      lineFunction[w] = fn ?? 0;
-      lineNumber[w] = int64(line.line);
-      w++;
-    }
-    locationMapping[i] = mapping < 0 ? -1 : mapping;
-    const symbolized = mapping >= 0 && (mappingFlags[mapping] & HAS_FUNCTIONS) !== 0 && l.line.length > 0;
-    locationAddress.push(symbolized ? 0n : uint64(l.address));
-    usable[i] = ok ? 1 : 0;
-  });
-  locationLineStart[nl] = w;
 
-  const ns = p.sample.length;
-  const types = p.sampleType.length;
-  let depthTotal = 0;
-  for (const s of p.sample) depthTotal += s.locationId.length;
-  const sampleLocationStart = new Int32Array(ns + 1);
-  const sampleLocations = new Int32Array(depthTotal);
-  const values = new Float64Array(ns * types);
+  const functions = new IdIndex(p.functionId);
+  const nl = p.locationId.length;
+  const lineStart = p.locationLineStart;
+  const locationMapping = new Int32Array(nl);
+  const lineFunction = new Int32Array(p.lineFunctionId.length);
+  const usable = new Uint8Array(nl);
+  let maxLinesPerLocation = 0;
+  for (let i = 0; i < nl; i++) {
+    const lines = lineStart[i + 1] - lineStart[i];
+    maxLinesPerLocation = Math.max(maxLinesPerLocation, lines);
+    const mappingId = p.locationMappingId[i];
+    const mapping = mappingId === 0 ? -1 : mappings.get(mappingId);
+    let ok = (mappingId === 0 || mapping >= 0) && (lines > 0 || p.locationAddress[i] !== 0n);
+    for (let k = lineStart[i]; k < lineStart[i + 1]; k++) {
+      const fn = functions.get(p.lineFunctionId[k]);
+      if (fn < 0) ok = false;
+      lineFunction[k] = fn < 0 ? 0 : fn;
+    }
+    locationMapping[i] = mapping;
+    if (mapping >= 0 && (p.mappingFlags[mapping] & HAS_FUNCTIONS) !== 0 && lines > 0) p.locationAddress[i] = 0n;
+    usable[i] = ok ? 1 : 0;
+  }
+
+  const ns = p.sampleLocationStart.length - 1;
+  const types = p.sampleTypes.length;
+  const { sampleLocationStart, sampleLocations, sampleValues: values } = p;
+  const sampleStackStart = new Int32Array(ns);
   const keep = new Uint8Array(ns);
-  let at = 0;
-  p.sample.forEach((s, i) => {
-    sampleLocationStart[i] = at;
+  // Usually every location is usable and known, and no sample needs its frames checked.
+  const checkFrames = usable.includes(0) || sampleLocations.includes(-1);
+  let maxStackDepth = 0;
+  for (let s = 0; s < ns; s++) {
+    const end = sampleLocationStart[s + 1];
+    // location_id[0] is the leaf: a cut keeps the root side.
+    const from = maxDepth > 0 ? Math.max(sampleLocationStart[s], end - maxDepth) : sampleLocationStart[s];
+    sampleStackStart[s] = from;
+    maxStackDepth = Math.max(maxStackDepth, end - from);
     let ok = false;
-    for (let t = 0; t < types; t++) {
-      const v = int64(s.value[t]);
-      values[i * types + t] = v;
-      if (v > 0) ok = true;
+    for (let t = s * types; t < (s + 1) * types; t++) if (values[t] > 0) ok = true;
+    for (let k = from; k < end && ok && checkFrames; k++) {
+      const loc = sampleLocations[k];
+      if (loc < 0 || usable[loc] === 0) ok = false;
     }
-    for (let k = s.locationId.length - 1; k >= 0; k--) {
-      const loc = locationById.get(idKey(s.locationId[k]));
-      if (loc === undefined || usable[loc] === 0) ok = false;
-      sampleLocations[at++] = loc ?? 0;
-    }
-    keep[i] = ok ? 1 : 0;
-  });
-  sampleLocationStart[ns] = at;
+    keep[s] = ok ? 1 : 0;
+  }
 
   return {
-    strings,
+    strings: p.strings,
     sampleTypes: types,
-    mappingStart,
-    mappingLimit,
-    mappingOffset,
-    mappingFile,
-    mappingBuildId,
-    mappingFlags,
-    functionName,
-    functionSystemName,
-    functionFile,
-    functionStartLine,
+    mappingStart: p.mappingStart,
+    mappingLimit: p.mappingLimit,
+    mappingOffset: p.mappingOffset,
+    mappingFile: p.mappingFile,
+    mappingBuildId: p.mappingBuildId,
+    mappingFlags: p.mappingFlags,
+    functionName: p.functionName,
+    functionSystemName: p.functionSystemName,
+    functionFile: p.functionFile,
+    functionStartLine: p.functionStartLine,
     locationMapping,
-    locationAddress,
-    locationLineStart,
+    locationAddress: p.locationAddress,
+    locationLineStart: lineStart,
     lineFunction,
-    lineNumber,
+    lineNumber: p.lineNumber,
     maxLinesPerLocation,
     sampleLocationStart,
+    sampleStackStart,
     sampleLocations,
+    maxStackDepth,
     values,
     keep,
   };

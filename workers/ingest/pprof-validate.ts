@@ -1,88 +1,86 @@
 // Pyroscope's ValidateProfile (spec API.md §7.2) over a decoded pprof: refusals with Pyroscope's
 // reasons and messages, checked in Pyroscope's order so that a profile with several problems is
 // refused for the same one. Also applies what validation repairs instead of refusing: time 0 →
-// now, over-deep stacks and over-long strings truncated. Edits the profile in place.
+// now and over-long strings truncated (over-deep stacks are cut by tabulate). Edits the profile
+// in place.
 
-import type { Profile } from "pprof-format";
 import type { Config } from "../config";
 import { invalid } from "./errors";
 import { formatLabels, type Labels } from "./labels";
-import { int64Big, isZero, tableIndex, type Numeric } from "./pprof-numeric";
-import { rawStringTable, stringAt, toHex, utf8Tail } from "./string-table";
-import { isValidUtf8 } from "./utf8";
+import type { PprofProfile } from "./pprof-decode";
+import { stringAt, utf8Tail } from "./string-table";
 
 export type ProfileLimits = Pick<
   Config,
   | "MAX_PROFILE_SIZE_BYTES"
   | "MAX_PROFILE_STACKTRACE_SAMPLES"
   | "MAX_PROFILE_STACKTRACE_SAMPLE_LABELS"
-  | "MAX_PROFILE_STACKTRACE_DEPTH"
   | "MAX_PROFILE_SYMBOL_VALUE_LENGTH"
   | "RETENTION_SECONDS"
   | "REJECT_NEWER_THAN_SECONDS"
 >;
 
 /**
- * @param encoded the decompressed pprof bytes (its size is checked; its raw strings are read
- *   to tell invalid UTF-8 from a genuine U+FFFD)
+ * @param encodedSize the size of the decompressed pprof
  * @param seriesLabels the sorted series labels, shown in refusal messages
  */
 export function validateProfile(
-  p: Profile,
-  encoded: Uint8Array,
+  p: PprofProfile,
+  encodedSize: number,
   seriesLabels: Labels,
   limits: ProfileLimits,
   nowMs: number,
 ): void {
   const shown = () => formatLabels(seriesLabels);
-  if (p.sampleType.length === 0) throw invalid("malformed_profile", "empty profile");
+  const types = p.sampleTypes.length;
+  if (types === 0) throw invalid("malformed_profile", "empty profile");
 
-  const timeNs = int64Big(p.timeNanos);
-  if (timeNs > 0n) checkIngestionWindow(Number(timeNs / 1_000_000n), nowMs, limits, shown);
+  if (p.timeNanos > 0n) checkIngestionWindow(Number(p.timeNanos / 1_000_000n), nowMs, limits, shown);
   else p.timeNanos = BigInt(Math.trunc(nowMs)) * 1_000_000n;
 
   const maxSize = limits.MAX_PROFILE_SIZE_BYTES;
-  if (maxSize !== 0 && encoded.length > maxSize) {
+  if (maxSize !== 0 && encodedSize > maxSize) {
     throw invalid(
       "profile_size_limit",
-      `the profile with labels '${shown()}' exceeds the size limit (max_profile_size_byte, actual: ${encoded.length}, limit: ${maxSize})`,
+      `the profile with labels '${shown()}' exceeds the size limit (max_profile_size_byte, actual: ${encodedSize}, limit: ${maxSize})`,
     );
   }
+  const samples = p.sampleValueStart.length - 1;
   const maxSamples = limits.MAX_PROFILE_STACKTRACE_SAMPLES;
-  if (maxSamples !== 0 && p.sample.length > maxSamples) {
+  if (maxSamples !== 0 && samples > maxSamples) {
     throw invalid(
       "samples_limit",
-      `the profile with labels '${shown()}' exceeds the samples count limit (max_profile_stacktrace_samples, actual: ${p.sample.length}, limit: ${maxSamples})`,
+      `the profile with labels '${shown()}' exceeds the samples count limit (max_profile_stacktrace_samples, actual: ${samples}, limit: ${maxSamples})`,
     );
   }
-  const maxDepth = limits.MAX_PROFILE_STACKTRACE_DEPTH;
   const maxLabels = limits.MAX_PROFILE_STACKTRACE_SAMPLE_LABELS;
-  for (const s of p.sample) {
-    if (s.value.length !== p.sampleType.length) throw invalid("malformed_profile", "sample value length mismatch");
-    // location_id[0] is the leaf: keep the root side.
-    if (maxDepth !== 0 && s.locationId.length > maxDepth) s.locationId = s.locationId.slice(s.locationId.length - maxDepth);
-    if (maxLabels !== 0 && s.label.length > maxLabels) {
+  const valueStart = p.sampleValueStart;
+  const labelStart = p.sampleLabelStart;
+  for (let s = 0; s < samples; s++) {
+    if (valueStart[s + 1] - valueStart[s] !== types) throw invalid("malformed_profile", "sample value length mismatch");
+    const labels = labelStart[s + 1] - labelStart[s];
+    if (maxLabels !== 0 && labels > maxLabels) {
       throw invalid(
         "sample_labels_limit",
-        `the profile with labels '${shown()}' exceeds the sample labels limit (max_profile_stacktrace_sample_labels, actual: ${s.label.length}, limit: ${maxLabels})`,
+        `the profile with labels '${shown()}' exceeds the sample labels limit (max_profile_stacktrace_sample_labels, actual: ${labels}, limit: ${maxLabels})`,
       );
     }
   }
 
-  // Judged before truncation: a refused string stays refused however long it is (Pyroscope
-  // checks after truncating, which only differs for garbage in the part cut away).
-  const badUtf8 = firstInvalidUtf8(p.stringTable.strings, encoded);
-  const strings = p.stringTable.strings;
+  // Strings were judged valid UTF-8 or not when decoded, before this truncation: a refused string
+  // stays refused however long it is (Pyroscope checks after truncating, which only differs for
+  // garbage in the part cut away).
+  const strings = p.strings;
   const maxSymbol = limits.MAX_PROFILE_SYMBOL_VALUE_LENGTH;
   if (maxSymbol > 0) for (let i = 0; i < strings.length; i++) strings[i] = utf8Tail(strings[i], maxSymbol);
 
-  if (p.location.some((l) => isZero(l.id))) throw invalid("malformed_profile", "location id is 0");
-  if (p.function.some((f) => isZero(f.id))) throw invalid("malformed_profile", "function id is 0");
+  if (p.locationId.includes(0)) throw invalid("malformed_profile", "location id is 0");
+  if (p.functionId.includes(0)) throw invalid("malformed_profile", "function id is 0");
   checkStringReferences(p);
-  for (const st of p.sampleType) {
+  for (const st of p.sampleTypes) {
     if (stringAt(strings, st.type).includes("-")) throw invalid("malformed_profile", "sample type contains -");
   }
-  if (badUtf8 !== undefined) throw invalid("malformed_profile", `invalid utf8 string hex: ${badUtf8}`);
+  if (p.invalidUtf8 !== undefined) throw invalid("malformed_profile", `invalid utf8 string hex: ${p.invalidUtf8}`);
 }
 
 function checkIngestionWindow(timeMs: number, nowMs: number, limits: ProfileLimits, shown: () => string): void {
@@ -113,45 +111,30 @@ function goTime(ms: number): string {
   return `${s} +0000 UTC`;
 }
 
-/** Hex of the first string-table entry that is not valid UTF-8, if any. */
-function firstInvalidUtf8(strings: readonly string[], encoded: Uint8Array): string | undefined {
-  // Invalid bytes always decode to U+FFFD, so only such strings need their raw bytes read.
-  if (!strings.some((s) => s.includes("\uFFFD"))) return undefined;
-  let raw: Uint8Array[];
-  try {
-    raw = rawStringTable(encoded);
-  } catch {
-    throw invalid("malformed_profile", "failed to read the pprof string table");
-  }
-  for (const bytes of raw) if (!isValidUtf8(bytes)) return toHex(bytes);
-  return undefined;
-}
-
-function checkStringReferences(p: Profile): void {
-  const strings = p.stringTable.strings;
+function checkStringReferences(p: PprofProfile): void {
+  const strings = p.strings;
   if (strings.length === 0 || strings[0] !== "") throw invalid("malformed_profile", "string 0 should be empty string");
-  const check = (index: Numeric, what: string) => {
-    const i = tableIndex(index);
-    if (i < 0 || i >= strings.length) throw invalid("malformed_profile", `${what} string index out of range`);
+  const n = strings.length;
+  // Indices are -1 when they were negative or huge on the wire.
+  const check = (i: number, what: string) => {
+    if (i < 0 || i >= n) throw invalid("malformed_profile", `${what} string index out of range`);
   };
-  for (const st of p.periodType ? [...p.sampleType, p.periodType] : p.sampleType) {
+  for (const st of p.periodType ? [...p.sampleTypes, p.periodType] : p.sampleTypes) {
     check(st.type, "sample type type");
     check(st.unit, "sample type unit");
   }
-  for (const f of p.function) {
-    check(f.name, "function name");
-    check(f.systemName, "function system name");
-    check(f.filename, "function file name");
+  for (let f = 0; f < p.functionName.length; f++) {
+    check(p.functionName[f], "function name");
+    check(p.functionSystemName[f], "function system name");
+    check(p.functionFile[f], "function file name");
   }
-  for (const m of p.mapping) {
-    check(m.filename, "mapping file name");
-    check(m.buildId, "mapping build id");
+  for (let m = 0; m < p.mappingFile.length; m++) {
+    check(p.mappingFile[m], "mapping file name");
+    check(p.mappingBuildId[m], "mapping build id");
   }
-  for (const s of p.sample) {
-    for (const l of s.label) {
-      check(l.key, "sample label");
-      check(l.str, "sample label");
-      check(l.numUnit, "sample label");
-    }
+  for (let l = 0; l < p.labelKey.length; l++) {
+    check(p.labelKey[l], "sample label");
+    check(p.labelStr[l], "sample label");
+    check(p.labelNumUnit[l], "sample label");
   }
 }

@@ -21,7 +21,6 @@
 // Not done (yet): Pyroscope's Go-only stack repairs (§2.2 step 8), the VCS build-id rewrite
 // (step 9) and tenant relabel rules. The decoded profile is consumed: it is edited in place.
 
-import { Profile } from "pprof-format";
 import type { BlockBuilder } from "../block/builder";
 import type { Config } from "../config";
 import { invalid } from "./errors";
@@ -35,8 +34,8 @@ import {
   withoutLabel,
   type Labels,
 } from "./labels";
+import { decodeProfile, type PprofProfile, type ValueTypeRef } from "./pprof-decode";
 import { PprofInterner } from "./pprof-intern";
-import { int64, int64Big, type Numeric } from "./pprof-numeric";
 import { groupSamples, type SampleGroups } from "./pprof-split";
 import { tabulate, type PprofTables } from "./pprof-tables";
 import { validateProfile } from "./pprof-validate";
@@ -47,15 +46,15 @@ import { stringAt } from "./string-table";
 export type { SampleTypeConfig };
 
 export interface DecodedPprof {
-  readonly profile: Profile;
-  /** The decompressed pprof bytes: their size is limited and their raw strings are UTF-8 checked. */
+  readonly profile: PprofProfile;
+  /** The decompressed pprof bytes, whose size validation limits. */
   readonly bytes: Uint8Array;
 }
 
 /** Decodes a decompressed pprof; undecodable bytes are refused as `malformed_profile`. */
 export function decodePprof(bytes: Uint8Array): DecodedPprof {
   try {
-    return { profile: Profile.decode(bytes), bytes };
+    return { profile: decodeProfile(bytes), bytes };
   } catch (e) {
     throw invalid("malformed_profile", `failed to parse pprof: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -132,27 +131,27 @@ export function normalizePprof(decoded: DecodedPprof, input: NormalizeInput, sin
 
 function prepare(decoded: DecodedPprof, input: NormalizeInput): Prepared {
   const p = decoded.profile;
-  const strings = p.stringTable.strings;
+  const strings = p.strings;
   const { config } = input;
 
   let seriesLabels: Labels;
   if (input.mode === "ingest") {
     applyIngestSpyFixes(p, input);
-    const types = p.sampleType.map((st) => stringAt(strings, st.type));
+    const types = p.sampleTypes.map((st) => stringAt(strings, st.type));
     const metricName = metricNameFromSampleTypes(types, input.sampleTypeConfig);
     seriesLabels = ingestSeriesLabels({ appName: input.appName, labels: input.nameLabels, spyName: input.spyName, metricName });
   } else {
     seriesLabels = pushSeriesLabels(input.seriesLabels);
   }
-  validateProfile(p, decoded.bytes, seriesLabels, config, input.nowMs);
+  validateProfile(p, decoded.bytes.length, seriesLabels, config, input.nowMs);
   // max_sessions_per_series is 0: the SDK session id never reaches storage.
   seriesLabels = withoutLabel(seriesLabels, SESSION_ID);
 
-  const tables = tabulate(p);
-  const groups = groupSamples(p, tables.strings, tables.keep, seriesLabels);
+  const tables = tabulate(p, config.MAX_PROFILE_STACKTRACE_DEPTH);
+  const groups = groupSamples(p, tables.keep, seriesLabels);
   for (const labels of groups.labels) validateSeriesLabels(labels, config);
 
-  const names = (vt: { type: Numeric; unit: Numeric }): ValueTypeNames => ({
+  const names = (vt: ValueTypeRef): ValueTypeNames => ({
     type: stringAt(strings, vt.type),
     unit: stringAt(strings, vt.unit),
   });
@@ -160,7 +159,7 @@ function prepare(decoded: DecodedPprof, input: NormalizeInput): Prepared {
   const T = tables.sampleTypes;
   const plan: Prepared["plan"] = [];
   groups.labels.forEach((labels, group) => {
-    p.sampleType.forEach((vt, t) => {
+    p.sampleTypes.forEach((vt, t) => {
       let nonZero = false;
       for (let k = groups.start[group]; k < groups.start[group + 1] && !nonZero; k++) {
         nonZero = tables.values[groups.order[k] * T + t] !== 0;
@@ -175,8 +174,8 @@ function prepare(decoded: DecodedPprof, input: NormalizeInput): Prepared {
     plan,
     serviceName: labelValue(seriesLabels, SERVICE_NAME),
     spyName: input.mode === "ingest" ? input.spyName : undefined,
-    timeMs: Number(int64Big(p.timeNanos) / 1_000_000n),
-    durationNs: int64(p.durationNanos),
+    timeMs: Number(p.timeNanos / 1_000_000n),
+    durationNs: Number(p.durationNanos),
   };
 }
 

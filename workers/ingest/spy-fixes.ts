@@ -2,8 +2,7 @@
 // They run before validation, in Pyroscope's order, and edit the decoded profile in place. Push
 // applies none of them, which is why a broken .NET profile is accepted on one path only.
 
-import type { Profile } from "pprof-format";
-import { isZero, tableIndex } from "./pprof-numeric";
+import type { PprofProfile } from "./pprof-decode";
 import type { SampleTypeConfig } from "./profile-type";
 import { stringAt } from "./string-table";
 
@@ -18,7 +17,7 @@ export interface SpyFixInput {
 // 1971-01-01T00:00:00Z: old pyspy/rbspy/pyroscope-rs sent microseconds, which land in 1970.
 const END_OF_1970_NS = 31_536_000n * 1_000_000_000n;
 
-export function applyIngestSpyFixes(p: Profile, input: SpyFixInput): void {
+export function applyIngestSpyFixes(p: PprofProfile, input: SpyFixInput): void {
   fixTime(p, input.fromMs);
   const spy = input.spyName;
   if (spy === "pyspy" || spy === "rbspy" || spy === "scripting") qualifyScriptingFunctionNames(p, spy);
@@ -29,28 +28,27 @@ export function applyIngestSpyFixes(p: Profile, input: SpyFixInput): void {
 }
 
 /** time_nanos 0 or in 1970 becomes the request's `from`. */
-function fixTime(p: Profile, fromMs: number): void {
-  const t = typeof p.timeNanos === "bigint" ? BigInt.asIntN(64, p.timeNanos) : BigInt(p.timeNanos);
-  if (t >= 0n && t < END_OF_1970_NS) p.timeNanos = BigInt(Math.trunc(fromMs)) * 1_000_000n;
+function fixTime(p: PprofProfile, fromMs: number): void {
+  if (p.timeNanos >= 0n && p.timeNanos < END_OF_1970_NS) p.timeNanos = BigInt(Math.trunc(fromMs)) * 1_000_000n;
 }
 
 /**
  * Scripting-language profilers name functions without their file, so equal names from different
  * files would merge: names become "<filename> <name>". py-spy already qualifies absolute paths.
  */
-function qualifyScriptingFunctionNames(p: Profile, spy: string): void {
-  const strings = p.stringTable.strings;
+function qualifyScriptingFunctionNames(p: PprofProfile, spy: string): void {
+  const strings = p.strings;
   const added = new Map<string, number>();
-  for (const fn of p.function) {
-    const file = stringAt(strings, fn.filename);
+  for (let f = 0; f < p.functionName.length; f++) {
+    const file = stringAt(strings, p.functionFile[f]);
     if (spy === "pyspy" && file.startsWith("/")) continue;
-    const name = `${file} ${stringAt(strings, fn.name)}`;
+    const name = `${file} ${stringAt(strings, p.functionName[f])}`;
     let at = added.get(name);
     if (at === undefined) {
       at = strings.push(name) - 1;
       added.set(name, at);
     }
-    fn.name = at;
+    p.functionName[f] = at;
   }
 }
 
@@ -60,16 +58,16 @@ function isDotnetSpy(spy: string, config: SampleTypeConfig | undefined): boolean
 }
 
 /** A broken .NET profiler wrote every function id as 0, one function per location, in order. */
-function repairDotnetFunctionIds(p: Profile): void {
-  if (!p.function.every((fn) => isZero(fn.id)) || p.function.length !== p.location.length) return;
-  p.function.forEach((fn, i) => (fn.id = p.location[i].id));
+function repairDotnetFunctionIds(p: PprofProfile): void {
+  if (!p.functionId.every((id) => id === 0) || p.functionId.length !== p.locationId.length) return;
+  p.functionId.set(p.locationId);
 }
 
 /** Sample type names may not contain `-` (§7.2); old .NET profilers used it. */
-function replaceDashesInSampleTypes(p: Profile): void {
-  const strings = p.stringTable.strings;
-  for (const st of p.sampleType) {
-    const i = tableIndex(st.type);
+function replaceDashesInSampleTypes(p: PprofProfile): void {
+  const strings = p.strings;
+  for (const st of p.sampleTypes) {
+    const i = st.type;
     if (i >= 0 && i < strings.length) strings[i] = strings[i].replaceAll("-", "_");
   }
 }

@@ -1,50 +1,9 @@
-// Byte-level facts about pprof strings that the decoded JS strings hide. pprof-format decodes the
-// string table with a non-fatal TextDecoder, so invalid UTF-8 silently becomes U+FFFD; Pyroscope
-// refuses it, so the raw bytes must be read again. Limits are in bytes (Go `len`), not UTF-16
-// code units.
-
-import { tableIndex, type Numeric } from "./pprof-numeric";
-
-const PROFILE_STRING_TABLE_FIELD = 6;
+// Byte-level facts about pprof strings that JS strings hide: limits are in bytes (Go `len`), not
+// UTF-16 code units.
 
 /** A string by table index; "" when out of range (validation refuses such indices). */
-export function stringAt(strings: readonly string[], index: Numeric): string {
-  const i = tableIndex(index);
-  return i >= 0 && i < strings.length ? strings[i] : "";
-}
-
-/**
- * The raw bytes of every string_table entry of an encoded Profile, in table order (views into
- * `profile`, no copies). Walks only the top-level protobuf fields.
- */
-export function rawStringTable(profile: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let i = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= profile.length) throw new Error("truncated varint");
-      const b = profile[i++];
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  while (i < profile.length) {
-    const tag = varint();
-    const wire = tag % 8;
-    const field = Math.floor(tag / 8);
-    if (wire === 0) varint();
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else if (wire === 2) {
-      const len = varint();
-      if (field === PROFILE_STRING_TABLE_FIELD) out.push(profile.subarray(i, i + len));
-      i += len;
-    } else throw new Error(`unsupported wire type ${wire}`);
-  }
-  return out;
+export function stringAt(strings: readonly string[], index: number): string {
+  return index >= 0 && index < strings.length ? strings[index] : "";
 }
 
 /** Bytes of `s` encoded as UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD). */
