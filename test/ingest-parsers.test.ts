@@ -4,7 +4,7 @@ import { Gunzip, Gzip, gzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { parseTimeMs } from "../workers/ingest/attime";
 import { IngestError } from "../workers/ingest/errors";
-import { gunzipBounded, humanBytes, isGzip, maybeGunzip, readBodyCapped } from "../workers/ingest/gzip";
+import { gunzipBounded, humanBytes, isGzip, maybeGunzip, maybeGunzipAsync, readBodyCapped } from "../workers/ingest/gzip";
 import { parseMultipart } from "../workers/ingest/multipart";
 import { parseName } from "../workers/ingest/name";
 import { isValidUtf8 } from "../workers/ingest/utf8";
@@ -145,6 +145,24 @@ describe("gzip", () => {
     expect(humanBytes(1024)).toBe("1.0 kB");
     expect(humanBytes(16_500_000)).toBe("16 MB"); // Go rounds the tie to even
     expect(humanBytes(7)).toBe("7 B");
+  });
+
+  it("inflates with native zlib exactly as fflate does, and refuses the same inputs", async () => {
+    for (const f of ["heap", "heap.pb.gz", "profile_java", "cpu-exemplars.pb.gz", "cpu.pb.gz", "gotruncatefix/cpu_go_truncated_1.pb.gz"]) {
+      const body = await testdata(`pprof/${f}`);
+      expect([f, await maybeGunzipAsync(body, 4 << 20)]).toEqual([f, maybeGunzip(body, 4 << 20)]);
+    }
+    const big = gzipSync(new Uint8Array(1 << 20).fill(7));
+    const lying = big.slice();
+    lying[lying.length - 4] = 100;
+    lying[lying.length - 3] = lying[lying.length - 2] = lying[lying.length - 1] = 0;
+    await expect(maybeGunzipAsync(lying, 4 << 20)).rejects.toMatchObject({ reason: "malformed_profile" });
+    const bomb = gzipSync(new Uint8Array(64 << 20));
+    await expect(maybeGunzipAsync(bomb, 4 << 20)).rejects.toMatchObject({ reason: "profile_size_limit" });
+    const cpu = await testdata("pprof/heap.pb.gz");
+    await expect(maybeGunzipAsync(cpu.slice(0, cpu.length - 3), 4 << 20)).rejects.toMatchObject({ reason: "malformed_profile" });
+    const two = concatBytes([big, big]);
+    expect((await maybeGunzipAsync(two, 4 << 20)).length).toBe(2 << 20);
   });
 
   it("does not trust a gzip trailer that understates the size", () => {

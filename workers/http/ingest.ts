@@ -6,7 +6,7 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import { parseTimeMs } from "../ingest/attime";
 import { badRequest, IngestError, invalid } from "../ingest/errors";
-import { maybeGunzip, readBodyCapped } from "../ingest/gzip";
+import { maybeGunzipAsync, readBodyCapped } from "../ingest/gzip";
 import { parseMultipart, type Part } from "../ingest/multipart";
 import { parseName } from "../ingest/name";
 import { decodePprof, normalizePprof, type SampleTypeConfig } from "../ingest/pprof";
@@ -74,7 +74,7 @@ async function ingest(request: Request, env: Env, config: Config, tenant: string
   } else {
     profile = body;
   }
-  const raw = maybeGunzip(profile, config.MAX_PROFILE_SIZE_BYTES);
+  const raw = await maybeGunzipAsync(profile, config.MAX_PROFILE_SIZE_BYTES);
   const decoded = decodePprof(raw);
 
   const dispatch = new Dispatch(env, config, tenant);

@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Labels } from "../block/builder";
 import { PusherService } from "../gen/push/v1/push_pb";
 import { invalid } from "../ingest/errors";
-import { maybeGunzip } from "../ingest/gzip";
+import { maybeGunzipAsync } from "../ingest/gzip";
 import { decodePprof, normalizePprof } from "../ingest/pprof";
 import { Dispatch } from "../route/dispatch";
 import { requestContext } from "./connect";
@@ -32,7 +32,7 @@ export function registerPush(router: ConnectRouter): void {
           spyName ||= labelValue(labels, "pyroscope_spy") || labelValue(labels, "spy_name");
           sdk ||= sdkOf(labels, request.headers);
           for (const sample of series.samples) {
-            const raw = maybeGunzip(sample.rawProfile, config.MAX_PROFILE_SIZE_BYTES);
+            const raw = await maybeGunzipAsync(sample.rawProfile, config.MAX_PROFILE_SIZE_BYTES);
             bytes += raw.length + labelBytes(labels);
             if (bytes > config.INGESTION_BODY_LIMIT_BYTES) {
               throw invalid(

@@ -39,6 +39,20 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
  * compressed data only costs the slower path).
  */
 function gunzipSingleMember(bytes: Uint8Array, maxBytes: number): Uint8Array | undefined {
+  const trailer = trustedTrailer(bytes, maxBytes);
+  if (!trailer) return undefined;
+  let out: Uint8Array;
+  try {
+    out = gunzipSync(bytes, { out: new Uint8Array(trailer.size + 1) });
+  } catch {
+    return undefined;
+  }
+  if (out.length !== trailer.size || crc32(out) !== trailer.crc) return undefined;
+  return out;
+}
+
+/** The trailer of a stream that looks like one member within the limit; undefined otherwise. */
+function trustedTrailer(bytes: Uint8Array, maxBytes: number): { crc: number; size: number } | undefined {
   const n = bytes.length;
   if (n < 18) return undefined;
   const crc = (bytes[n - 8] | (bytes[n - 7] << 8) | (bytes[n - 6] << 16) | (bytes[n - 5] << 24)) >>> 0;
@@ -47,14 +61,7 @@ function gunzipSingleMember(bytes: Uint8Array, maxBytes: number): Uint8Array | u
   for (let at = bytes.indexOf(0x1f, 10); at >= 0 && at < n - 2; at = bytes.indexOf(0x1f, at + 1)) {
     if (bytes[at + 1] === 0x8b && bytes[at + 2] === 0x08) return undefined;
   }
-  let out: Uint8Array;
-  try {
-    out = gunzipSync(bytes, { out: new Uint8Array(size + 1) });
-  } catch {
-    return undefined;
-  }
-  if (out.length !== size || crc32(out) !== crc) return undefined;
-  return out;
+  return { crc, size };
 }
 
 function gunzipStreaming(bytes: Uint8Array, maxBytes: number): Uint8Array {
@@ -109,6 +116,43 @@ export function maybeGunzip(bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (isGzip(bytes)) return gunzipBounded(bytes, maxBytes);
   if (maxBytes > 0 && bytes.length > maxBytes) throw profileTooLarge(maxBytes);
   return bytes;
+}
+
+/** Below this, a native stream's set-up costs more than fflate's whole inflate (PLATFORM.md §3). */
+const NATIVE_MIN_BYTES = 8 * 1024;
+
+/**
+ * maybeGunzip, inflating larger single-member payloads with the runtime's native zlib
+ * (DecompressionStream, which also checks the trailer) while reading its output chunk by chunk,
+ * so the limit still stops a bomb early. Whatever the native path does not accept cleanly goes to
+ * the fflate path, which decides and words the refusal.
+ */
+export async function maybeGunzipAsync(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  if (isGzip(bytes) && bytes.length >= NATIVE_MIN_BYTES && typeof DecompressionStream === "function") {
+    const trailer = trustedTrailer(bytes, maxBytes);
+    if (trailer) {
+      const out = await inflateNative(bytes, trailer.size).catch(() => undefined);
+      if (out) return out;
+    }
+  }
+  return maybeGunzip(bytes, maxBytes);
+}
+
+async function inflateNative(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
+  const reader = new Response(bytes).body!.pipeThrough(new DecompressionStream("gzip")).getReader();
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (at + value.length > size) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    out.set(value, at);
+    at += value.length;
+  }
+  return at === size ? out : undefined;
 }
 
 /**
