@@ -4,6 +4,7 @@
 // table is a null entry so that 0 means "none", as in pprof.
 
 import { F64Column, I32Column, U64Column } from "./columns";
+import { finish, IdTable, mix } from "./id-table";
 import { checkColumns } from "./invariants";
 
 export type Labels = [name: string, value: string][];
@@ -58,13 +59,16 @@ export interface BuilderColumns {
 function mappingKey(start: bigint, limit: bigint, offset: bigint, file: number, build: number, flags: number): string {
   return `${start}|${limit}|${offset}|${file}|${build}|${flags}`;
 }
-function funcKey(name: number, systemName: number, filename: number, startLine: number): string {
-  return `${name}|${systemName}|${filename}|${startLine}`;
+function funcHash(name: number, systemName: number, filename: number, startLine: number): number {
+  return finish(mix(mix(mix(mix(0, name), systemName), filename), startLine));
 }
-function locationKey(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, start: number, end: number): string {
-  let key = `${mapping}|${address}`;
-  for (let k = start; k < end; k++) key += `|${fns[k]}:${lines[k]}`;
-  return key;
+function locationHash(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, start: number, end: number): number {
+  let h = mix(mix(mix(0, mapping), Number(BigInt.asUintN(32, address))), Number(address >> 32n));
+  for (let k = start; k < end; k++) h = mix(mix(h, fns[k]), lines[k]);
+  return finish(h);
+}
+function nodeHash(parent: number, loc: number): number {
+  return finish(mix(mix(0, parent), loc));
 }
 function seriesKey(labels: Labels, profileType: string): string {
   let key = profileType;
@@ -91,7 +95,9 @@ export class BlockBuilder {
   readonly fnSystemName = new I32Column();
   readonly fnFile = new I32Column();
   readonly fnStartLine = new F64Column();
-  private readonly fnIndex = new Map<string, number>();
+  private readonly fnIndex = new IdTable((i) =>
+    funcHash(this.fnName.get(i), this.fnSystemName.get(i), this.fnFile.get(i), this.fnStartLine.get(i)),
+  );
 
   // Locations (0 = none): mapping, address, lines [lineStart[i], lineStart[i+1]) innermost first.
   readonly locMapping = new I32Column();
@@ -99,12 +105,15 @@ export class BlockBuilder {
   readonly locLineStart = new I32Column();
   readonly lineFn = new I32Column();
   readonly lineNo = new F64Column();
-  private readonly locIndex = new Map<string, number>();
+  private readonly locIndex = new IdTable((i) => {
+    const [start, end] = this.locationLines(i);
+    return locationHash(this.locMapping.get(i), this.locAddress.get(i), this.lineFnView(), this.lineNoView(), start, end);
+  });
 
   // Stack tree: node 0 is the root; node i is location nodeLoc[i] called from nodeParent[i].
   readonly nodeParent = new I32Column(256);
   readonly nodeLoc = new I32Column(256);
-  private nodeTable = new Int32Array(1024).fill(-1);
+  private readonly nodeIndex = new IdTable((n) => nodeHash(this.nodeParent.get(n), this.nodeLoc.get(n)));
 
   // Series: sorted label pairs (string indices, flattened) and the profile type id.
   readonly seriesLabelStart = new I32Column();
@@ -201,15 +210,23 @@ export class BlockBuilder {
 
   /** Interns a function by string indices (see `string`). */
   func(name: number, systemName: number, filename: number, startLine: number): number {
-    const key = funcKey(name, systemName, filename, startLine);
-    let i = this.fnIndex.get(key);
-    if (i === undefined) {
-      i = this.fnName.push(name);
-      this.fnSystemName.push(systemName);
-      this.fnFile.push(filename);
-      this.fnStartLine.push(startLine);
-      this.fnIndex.set(key, i);
+    const t = this.fnIndex;
+    let slot = t.first(funcHash(name, systemName, filename, startLine));
+    for (let i = t.at(slot); i !== -1; i = t.at((slot = t.next(slot)))) {
+      if (
+        this.fnName.get(i) === name &&
+        this.fnSystemName.get(i) === systemName &&
+        this.fnFile.get(i) === filename &&
+        this.fnStartLine.get(i) === startLine
+      ) {
+        return i;
+      }
     }
+    const i = this.fnName.push(name);
+    this.fnSystemName.push(systemName);
+    this.fnFile.push(filename);
+    this.fnStartLine.push(startLine);
+    t.put(slot, i);
     return i;
   }
 
@@ -218,19 +235,45 @@ export class BlockBuilder {
    * `count` of them are used.
    */
   location(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, count: number): number {
-    const key = locationKey(mapping, address, fns, lines, 0, count);
-    let i = this.locIndex.get(key);
-    if (i === undefined) {
-      i = this.locMapping.push(mapping);
-      this.locAddress.push(address);
-      for (let k = 0; k < count; k++) {
-        this.lineFn.push(fns[k]);
-        this.lineNo.push(lines[k]);
-      }
-      this.locLineStart.push(this.lineFn.length - count);
-      this.locIndex.set(key, i);
+    const t = this.locIndex;
+    let slot = t.first(locationHash(mapping, address, fns, lines, 0, count));
+    for (let i = t.at(slot); i !== -1; i = t.at((slot = t.next(slot)))) {
+      if (this.sameLocation(i, mapping, address, fns, lines, 0, count)) return i;
     }
+    const i = this.locMapping.push(mapping);
+    this.locAddress.push(address);
+    for (let k = 0; k < count; k++) {
+      this.lineFn.push(fns[k]);
+      this.lineNo.push(lines[k]);
+    }
+    this.locLineStart.push(this.lineFn.length - count);
+    t.put(slot, i);
     return i;
+  }
+
+  private sameLocation(
+    i: number,
+    mapping: number,
+    address: bigint,
+    fns: ArrayLike<number>,
+    lines: ArrayLike<number>,
+    start: number,
+    end: number,
+  ): boolean {
+    if (this.locMapping.get(i) !== mapping || this.locAddress.get(i) !== address) return false;
+    const [s, e] = this.locationLines(i);
+    if (e - s !== end - start) return false;
+    for (let k = 0; k < end - start; k++) {
+      if (this.lineFn.get(s + k) !== fns[start + k] || this.lineNo.get(s + k) !== lines[start + k]) return false;
+    }
+    return true;
+  }
+
+  private lineFnView(): Int32Array {
+    return this.lineFn.view();
+  }
+  private lineNoView(): Float64Array {
+    return this.lineNo.view();
   }
 
   /** Lines of location `loc` as [start, end) into lineFn/lineNo. */
@@ -242,19 +285,14 @@ export class BlockBuilder {
 
   /** The stack node for `loc` called from `parent` (0 = root), created when new. */
   stackNode(parent: number, loc: number): number {
-    const table = this.nodeTable;
-    const mask = table.length - 1;
-    let h = (Math.imul(parent, 0x9e3779b1) ^ Math.imul(loc, 0x85ebca77)) & mask;
-    for (;;) {
-      const n = table[h];
-      if (n === -1) break;
+    const t = this.nodeIndex;
+    let slot = t.first(nodeHash(parent, loc));
+    for (let n = t.at(slot); n !== -1; n = t.at((slot = t.next(slot)))) {
       if (this.nodeParent.get(n) === parent && this.nodeLoc.get(n) === loc) return n;
-      h = (h + 1) & mask;
     }
     const node = this.nodeParent.push(parent);
     this.nodeLoc.push(loc);
-    table[h] = node;
-    if (this.nodeParent.length * 2 > table.length) this.rehash(table.length * 2);
+    t.put(slot, node);
     return node;
   }
 
@@ -286,8 +324,12 @@ export class BlockBuilder {
     b.fnFile.append(c.fnFile, 1);
     b.fnStartLine.append(c.fnStartLine, 1);
     for (let i = 1; i < c.fnName.length; i++) {
-      const key = funcKey(c.fnName[i], c.fnSystemName[i], c.fnFile[i], c.fnStartLine[i]);
-      if (!b.fnIndex.has(key)) b.fnIndex.set(key, i);
+      b.fnIndex.add(funcHash(c.fnName[i], c.fnSystemName[i], c.fnFile[i], c.fnStartLine[i]), i, (o) =>
+        c.fnName[o] === c.fnName[i] &&
+        c.fnSystemName[o] === c.fnSystemName[i] &&
+        c.fnFile[o] === c.fnFile[i] &&
+        c.fnStartLine[o] === c.fnStartLine[i],
+      );
     }
     b.locMapping.append(c.locMapping, 1);
     b.locAddress.append(c.locAddress, 1);
@@ -296,14 +338,14 @@ export class BlockBuilder {
     b.lineNo.append(c.lineNo);
     for (let i = 1; i < c.locMapping.length; i++) {
       const [start, end] = b.locationLines(i);
-      const key = locationKey(c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end);
-      if (!b.locIndex.has(key)) b.locIndex.set(key, i);
+      const hash = locationHash(c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end);
+      b.locIndex.add(hash, i, (o) => b.sameLocation(o, c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end));
     }
     b.nodeParent.append(c.nodeParent, 1);
     b.nodeLoc.append(c.nodeLoc, 1);
-    let size = b.nodeTable.length;
-    while (b.nodeParent.length * 2 > size) size *= 2;
-    b.rehash(size);
+    for (let n = 1; n < c.nodeParent.length; n++) {
+      b.nodeIndex.add(nodeHash(c.nodeParent[n], c.nodeLoc[n]), n, (o) => c.nodeParent[o] === c.nodeParent[n] && c.nodeLoc[o] === c.nodeLoc[n]);
+    }
     b.seriesLabelStart.append(c.seriesLabelStart, 1);
     b.seriesLabels.append(c.seriesLabels);
     b.seriesProfileType.append(c.seriesProfileType);
@@ -320,17 +362,6 @@ export class BlockBuilder {
     b.sampleSpan.append(c.sampleSpan);
     b.sampleTrace.append(c.sampleTrace);
     return b;
-  }
-
-  private rehash(size: number): void {
-    const table = new Int32Array(size).fill(-1);
-    const mask = size - 1;
-    for (let n = 1; n < this.nodeParent.length; n++) {
-      let h = (Math.imul(this.nodeParent.get(n), 0x9e3779b1) ^ Math.imul(this.nodeLoc.get(n), 0x85ebca77)) & mask;
-      while (table[h] !== -1) h = (h + 1) & mask;
-      table[h] = n;
-    }
-    this.nodeTable = table;
   }
 
   /** Interns a series: `labels` must be sorted by name; `profileType` is its profile type id. */
