@@ -49,6 +49,12 @@ export function printIngestReport(r) {
   out.push(`Processing rate inside Worker+DO: ${num(mb(s.serverRawBytes))} MB uncompressed / ${num(s.serverSeconds)} s of Server-Timing = ${num(r.ratios.processingMbPerSec)} MB/s`);
   out.push(`Uncontended (one request at a time, each profile once): latency p50 ${num(s.uncontended.p50)} ms vs ${num(n.uncontended.p50)} ms (a); ` +
     `processing rate ${num(s.uncontended.processingMbPerSec)} MB/s of Server-Timing`);
+  if (s.uncontended.decodeMbPerSec) {
+    out.push(
+      `  of which: decode in the Worker ${num(s.uncontended.decodeMbPerSec)} MB/s, ` +
+        `ingesters making the push durable ${num(s.uncontended.storeMbPerSec)} MB/s`,
+    );
+  }
   out.push(`CPU cost: ${num(mb(s.rawBytes))} MB uncompressed / ${num(s.rss.cpu.workerdWorker)} CPU s of the service's worker process = ${num(r.ratios.mbPerWorkerCpuSecond)} MB per CPU second ` +
     `(${num(r.ratios.mbPerWorkerCpuSecond / d.mbPerSec, 3)} of (b), which uses one CPU)`);
   out.push(`(b) decode ceiling (fflate gunzipSync + @bufbuild/protobuf BinaryReader walk, ${d.runs.length} runs over ${d.runs[0]?.rawBytes ? num(mb(d.runs[0].rawBytes)) : "?"} MB): ` +

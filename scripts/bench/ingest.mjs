@@ -197,7 +197,18 @@ function summarizeSerial(results) {
     p99: percentile(ok.map((r) => r.latencyMs), 99),
     serverSeconds,
     processingMbPerSec: serverSeconds > 0 ? mb(rawBytes) / serverSeconds : null,
+    ...phaseRates(timed),
   };
+}
+
+/** MB/s of each reported phase: decoding in the Worker, and the ingesters making pushes durable. */
+function phaseRates(results) {
+  const rate = (key) => {
+    const withPhase = results.filter((r) => r[key] !== null && r[key] !== undefined);
+    const seconds = withPhase.reduce((n, r) => n + r[key], 0) / 1000;
+    return seconds > 0 ? mb(withPhase.reduce((n, r) => n + r.rawBytes, 0)) / seconds : null;
+  };
+  return { decodeMbPerSec: rate("decodeMs"), storeMbPerSec: rate("storeMs") };
 }
 
 function summarize(run) {

@@ -5,6 +5,11 @@
 import http from "node:http";
 
 const SERVER_TIMING = /(?:^|,)\s*[\w-]+;(?:[^,]*;)?\s*dur=([\d.]+)/;
+/** The duration of one named Server-Timing phase (the service reports `decode` and `store`). */
+const phase = (timing, name) => {
+  const m = timing && new RegExp(`(?:^|,)\\s*${name};(?:[^,]*;)?\\s*dur=([\\d.]+)`).exec(timing);
+  return m ? Number(m[1]) : null;
+};
 
 /** Sends one request; resolves with its status, latency, Server-Timing dur and (for errors) body. */
 export function send(agent, baseUrl, req, timeoutMs = 60_000) {
@@ -35,6 +40,8 @@ export function send(agent, baseUrl, req, timeoutMs = 60_000) {
             status: res.statusCode,
             latencyMs: performance.now() - t0,
             serverMs: m ? Number(m[1]) : null,
+            decodeMs: phase(timing, "decode"),
+            storeMs: phase(timing, "store"),
             error: res.statusCode === 200 ? null : Buffer.concat(chunks).toString("utf8").slice(0, 500),
           });
         });

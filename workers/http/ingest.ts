@@ -13,6 +13,7 @@ import { decodePprof, normalizePprof, type SampleTypeConfig } from "../ingest/pp
 import { Dispatch } from "../route/dispatch";
 import { errorResponse, ingestStatus } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
+import { PhaseTimer } from "./timing";
 
 /** Formats of spec §1.4 that issue #4 brings; until then they are refused clearly. */
 const NOT_YET = new Set(["jfr", "trie", "tree", "lines", "speedscope"]);
@@ -74,22 +75,23 @@ async function ingest(request: Request, env: Env, config: Config, tenant: string
   } else {
     profile = body;
   }
+  const timer = new PhaseTimer();
   const raw = await maybeGunzipAsync(profile, config.MAX_PROFILE_SIZE_BYTES);
-  const decoded = decodePprof(raw);
-
   const dispatch = new Dispatch(env, config, tenant);
   normalizePprof(
-    decoded,
+    decodePprof(raw),
     { mode: "ingest", appName: app, nameLabels: labels, spyName, sampleTypeConfig, fromMs, nowMs, config },
     dispatch.sink,
   );
+  timer.end("decode");
   await dispatch.send({
     receivedAtMs: nowMs,
     bytes: raw.length + labelBytes(labels) + app.length,
     spyName,
     sdk: sdkOf(labels, request.headers),
   });
-  return new Response(null, { status: 200 });
+  timer.end("store");
+  return new Response(null, { status: 200, headers: { "Server-Timing": timer.header() } });
 }
 
 function part(parts: Part[], name: string): Part | undefined {

@@ -13,6 +13,7 @@ import { Dispatch } from "../route/dispatch";
 import { requestContext } from "./connect";
 import { toConnectError } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
+import { PhaseTimer } from "./timing";
 
 export function registerPush(router: ConnectRouter): void {
   router.service(PusherService, {
@@ -23,6 +24,7 @@ export function registerPush(router: ConnectRouter): void {
           throw new ConnectError("no profiles received", Code.InvalidArgument);
         }
         const nowMs = Date.now();
+        const timer = new PhaseTimer();
         const dispatch = new Dispatch(env, config, tenant);
         let bytes = 0;
         let spyName = "";
@@ -43,7 +45,10 @@ export function registerPush(router: ConnectRouter): void {
             normalizePprof(decodePprof(raw), { mode: "push", seriesLabels: labels, nowMs, config }, dispatch.sink);
           }
         }
+        timer.end("decode");
         await dispatch.send({ receivedAtMs: nowMs, bytes, spyName, sdk });
+        timer.end("store");
+        ctx.responseHeader.set("Server-Timing", timer.header());
         return {};
       } catch (err) {
         throw toConnectError(err);
