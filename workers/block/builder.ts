@@ -55,6 +55,12 @@ export interface BuilderColumns {
   sampleTrace: Int32Array;
 }
 
+/** The mapping columns, shared with the pprof decoder's tables that feed them. */
+export type MappingColumns = Pick<
+  BuilderColumns,
+  "mappingStart" | "mappingLimit" | "mappingOffset" | "mappingFile" | "mappingBuildId" | "mappingFlags"
+>;
+
 // Interning keys, shared by the interning methods and by fromColumns' index rebuild.
 function mappingKey(start: bigint, limit: bigint, offset: bigint, file: number, build: number, flags: number): string {
   return `${start}|${limit}|${offset}|${file}|${build}|${flags}`;

@@ -14,6 +14,7 @@ import { IdIndex } from "./pprof-ids";
 import { PprofReader, WireType } from "./pprof-wire";
 import { toHex } from "./string-table";
 import { isValidUtf8 } from "./utf8";
+import type { MappingColumns } from "../block/builder";
 
 export interface ValueTypeRef {
   /** String-table indices; -1 when the sent index is negative or huge. */
@@ -27,7 +28,7 @@ export interface ValueTypeRef {
  * Per-entity arrays have exactly one entry per message; `*Start` arrays have one more, so entity
  * i owns [start[i], start[i+1]) of the flat arrays they index.
  */
-export interface PprofProfile {
+export interface PprofProfile extends MappingColumns {
   strings: string[];
   /** Hex of the first string-table entry that is not valid UTF-8 (refused during validation). */
   invalidUtf8: string | undefined;
@@ -47,13 +48,6 @@ export interface PprofProfile {
   labelNumUnit: Int32Array;
 
   mappingId: Float64Array;
-  mappingStart: BigUint64Array;
-  mappingLimit: BigUint64Array;
-  mappingOffset: BigUint64Array;
-  mappingFile: Int32Array;
-  mappingBuildId: Int32Array;
-  /** BlockBuilder's mapping flags: bit 0 has_functions, 1 filenames, 2 line numbers, 3 inline frames. */
-  mappingFlags: Int32Array;
 
   locationId: Float64Array;
   /** 0 = no mapping. */

@@ -6,21 +6,14 @@
 
 import type { PprofProfile } from "./pprof-decode";
 import { IdIndex } from "./pprof-ids";
+import type { MappingColumns } from "../block/builder";
 
 const HAS_FUNCTIONS = 1;
 
-export interface PprofTables {
+/** Mappings (MappingColumns) are by position in the pprof. */
+export interface PprofTables extends MappingColumns {
   strings: readonly string[];
   sampleTypes: number;
-
-  // Mappings, by position in the pprof.
-  mappingStart: BigUint64Array;
-  mappingLimit: BigUint64Array;
-  mappingOffset: BigUint64Array;
-  mappingFile: Int32Array;
-  mappingBuildId: Int32Array;
-  /** BlockBuilder's mapping flags: bit 0 has_functions, 1 filenames, 2 line numbers, 3 inline frames. */
-  mappingFlags: Int32Array;
 
   // Functions, by position; names are string-table indices.
   functionName: Int32Array;
