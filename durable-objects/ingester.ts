@@ -57,6 +57,8 @@ export class Ingester extends DurableObject<Env> {
   private state!: State;
   private bufferedBytes = 0;
   private oldestMs: number | null = null;
+  /** The id of the next push in the active generation's table. */
+  private nextPush = 1;
   private alarmAt: number | null = null;
   private flushing: Promise<FlushResult | null> | null = null;
 
@@ -75,12 +77,13 @@ export class Ingester extends DurableObject<Env> {
       : { identity: null, epoch: crypto.randomUUID().slice(0, 8), active: 1, frozen: null };
     this.ensureTable(this.state.active);
     const agg = this.sql
-      .exec<{ bytes: number | null; oldest: number | null }>(
-        `SELECT sum(length(data)) AS bytes, min(received) AS oldest FROM ${table(this.state.active)}`,
+      .exec<{ bytes: number | null; oldest: number | null; last: number | null }>(
+        `SELECT sum(length(data)) AS bytes, min(received) AS oldest, max(push) AS last FROM ${table(this.state.active)}`,
       )
       .one();
     this.bufferedBytes = agg.bytes ?? 0;
     this.oldestMs = agg.oldest;
+    this.nextPush = (agg.last ?? 0) + 1;
     this.alarmAt = await this.ctx.storage.getAlarm();
   }
 
@@ -102,8 +105,7 @@ export class Ingester extends DurableObject<Env> {
     }
     const now = Date.now();
     const t = table(this.state.active);
-    const push =
-      (this.sql.exec<{ n: number | null }>(`SELECT max(push) AS n FROM ${t}`).one().n ?? 0) + 1;
+    const push = this.nextPush++;
     const metaJson = JSON.stringify(meta);
     for (let part = 0, off = 0; off < data.length || part === 0; part++, off += PART_BYTES) {
       const slice = data.subarray(off, Math.min(data.length, off + PART_BYTES));
@@ -111,8 +113,15 @@ export class Ingester extends DurableObject<Env> {
     }
     this.bufferedBytes += data.length;
     this.oldestMs ??= now;
-    const due = this.bufferedBytes >= this.config.FLUSH_MAX_BYTES ? now : this.oldestMs + this.config.FLUSH_MAX_AGE_MS;
-    await this.armAlarm(due);
+    await this.armFlush();
+  }
+
+  /** Arms the alarm for the next flush: at once past the size limit, else by age (0 = no limit). */
+  private async armFlush(): Promise<void> {
+    if (this.oldestMs === null) return;
+    const { FLUSH_MAX_BYTES, FLUSH_MAX_AGE_MS } = this.config;
+    if (FLUSH_MAX_BYTES > 0 && this.bufferedBytes >= FLUSH_MAX_BYTES) await this.armAlarm(Date.now());
+    else if (FLUSH_MAX_AGE_MS > 0) await this.armAlarm(this.oldestMs + FLUSH_MAX_AGE_MS);
   }
 
   private async armAlarm(at: number): Promise<void> {
@@ -130,10 +139,7 @@ export class Ingester extends DurableObject<Env> {
       await this.armAlarm(Date.now() + RETRY_MS);
       return;
     }
-    if (this.oldestMs !== null) {
-      const due = this.bufferedBytes >= this.config.FLUSH_MAX_BYTES ? Date.now() : this.oldestMs + this.config.FLUSH_MAX_AGE_MS;
-      await this.armAlarm(due);
-    }
+    await this.armFlush();
   }
 
   /** Flushes buffered profiles to a block. Resolves to null when there was nothing to flush. */
@@ -157,6 +163,7 @@ export class Ingester extends DurableObject<Env> {
       this.saveState();
       this.bufferedBytes = 0;
       this.oldestMs = null;
+      this.nextPush = 1;
     }
     const gen = s.frozen;
     const { builder, stats } = await this.readGeneration(gen);
@@ -195,7 +202,7 @@ export class Ingester extends DurableObject<Env> {
     let parts: Uint8Array[] = [];
     const finish = () => {
       if (current === -1 || !meta) return;
-      const pushed = decodeBlock(concatBytes(parts));
+      const pushed = decodeBlock(concatBytes(parts), undefined, false);
       stats.addPush(pushed, meta);
       mergeInto(builder, pushed);
     };

@@ -321,6 +321,18 @@ describe("block encode/decode", () => {
     expectSameColumns(columnsOf(again), columnsOf(d));
   });
 
+  it("decodes read-only builders with the same columns that refuse to be added to", () => {
+    const b = synthetic(3);
+    const r = decodeBlock(encodeBlock(b, META), undefined, false);
+    expectSameColumns(columnsOf(r), columnsOf(b));
+    expect(() => r.string("x")).toThrow(/read-only/);
+    expect(() => r.stackNode(0, 1)).toThrow(/read-only/);
+    expect(() => r.beginProfile(0, 1, 1)).toThrow(/read-only/);
+    const target = new BlockBuilder();
+    mergeInto(target, r);
+    expectSameColumns(columnsOf(target), columnsOf(b));
+  });
+
   it("puts per-type totals and counts that match the samples in the TOC", () => {
     const b = synthetic(4, true);
     const { toc } = tocOf(encodeBlock(b, META));

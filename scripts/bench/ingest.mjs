@@ -46,6 +46,8 @@ export async function runIngest(opts) {
       "--port", String(servicePort),
       "--persist-to", path.join(tmpDir, "service-state"),
       "--var", "RETENTION_SECONDS:0",
+      // Extra service settings for experiments, e.g. BENCH_SERVICE_VARS="FLUSH_MAX_BYTES:0".
+      ...(process.env.BENCH_SERVICE_VARS ?? "").split(/\s+/).filter(Boolean).flatMap((v) => ["--var", v]),
     ],
     port: servicePort,
     logFile: path.join(logDir, "ingest-service.log"),

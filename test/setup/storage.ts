@@ -40,7 +40,7 @@ export async function storedBlocks(): Promise<StoredBlock[]> {
   for (const r of rows.results) {
     const obj = await env.BLOCKS.get(r.object_key);
     if (!obj) throw new Error(`block ${r.id}: object ${r.object_key} missing from R2`);
-    out.push({ id: r.id, service: r.service, objectKey: r.object_key, builder: decodeBlock(new Uint8Array(await obj.arrayBuffer())) });
+    out.push({ id: r.id, service: r.service, objectKey: r.object_key, builder: decodeBlock(new Uint8Array(await obj.arrayBuffer()), undefined, false) });
   }
   return out;
 }

@@ -82,6 +82,10 @@ function seriesKey(labels: Labels, profileType: string): string {
   return key;
 }
 
+function readOnlyError(method: string): Error {
+  return new Error(`BlockBuilder.${method}: this builder is read-only (decoded without indexes)`);
+}
+
 export class BlockBuilder {
   // Strings; 0 is "".
   readonly strings: string[] = [""];
@@ -140,6 +144,8 @@ export class BlockBuilder {
   readonly sampleTrace = new I32Column(256); // string index of trace_id, 0 = none
 
   private openProfile = -1;
+  /** Built without interning indexes (fromColumns): adding to it would duplicate rows. */
+  private readOnly = false;
   // endProfile's per-node merge slots (see there).
   private dedupStamp = 0;
   private dedupSeen = new Int32Array(0);
@@ -188,6 +194,7 @@ export class BlockBuilder {
   }
 
   string(s: string): number {
+    if (this.readOnly) throw readOnlyError("string");
     let i = this.stringIndex.get(s);
     if (i === undefined) {
       i = this.strings.length;
@@ -198,6 +205,7 @@ export class BlockBuilder {
   }
 
   mapping(m: MappingInput): number {
+    if (this.readOnly) throw readOnlyError("mapping");
     const file = this.string(m.filename);
     const build = this.string(m.buildId);
     const key = mappingKey(m.memoryStart, m.memoryLimit, m.fileOffset, file, build, m.flags);
@@ -216,6 +224,7 @@ export class BlockBuilder {
 
   /** Interns a function by string indices (see `string`). */
   func(name: number, systemName: number, filename: number, startLine: number): number {
+    if (this.readOnly) throw readOnlyError("func");
     const t = this.fnIndex;
     let slot = t.first(funcHash(name, systemName, filename, startLine));
     for (let i = t.at(slot); i !== -1; i = t.at((slot = t.next(slot)))) {
@@ -241,6 +250,7 @@ export class BlockBuilder {
    * `count` of them are used.
    */
   location(mapping: number, address: bigint, fns: ArrayLike<number>, lines: ArrayLike<number>, count: number): number {
+    if (this.readOnly) throw readOnlyError("location");
     const t = this.locIndex;
     let slot = t.first(locationHash(mapping, address, fns, lines, 0, count));
     for (let i = t.at(slot); i !== -1; i = t.at((slot = t.next(slot)))) {
@@ -291,6 +301,7 @@ export class BlockBuilder {
 
   /** The stack node for `loc` called from `parent` (0 = root), created when new. */
   stackNode(parent: number, loc: number): number {
+    if (this.readOnly) throw readOnlyError("stackNode");
     const t = this.nodeIndex;
     let slot = t.first(nodeHash(parent, loc));
     for (let n = t.at(slot); n !== -1; n = t.at((slot = t.next(slot)))) {
@@ -303,62 +314,35 @@ export class BlockBuilder {
   }
 
   /**
-   * A builder holding exactly the given columns, with its interning indexes rebuilt so that more
-   * data can be appended (the ingester merges decoded pushes). Throws if any reference is out of
-   * range, so a corrupt block cannot yield a builder that later reads past its tables.
+   * A builder holding exactly the given columns. Throws if any reference is out of range, so a
+   * corrupt block cannot yield a builder that later reads past its tables. With `appendable`, its
+   * interning indexes are rebuilt so that more data can be added (a flush's target); without, it
+   * is read-only and building it skips that work (a flush's sources, a query's blocks).
    */
-  static fromColumns(c: BuilderColumns): BlockBuilder {
+  static fromColumns(c: BuilderColumns, appendable = true): BlockBuilder {
     checkColumns(c);
     const b = new BlockBuilder();
-    for (let i = 1; i < c.strings.length; i++) {
-      const s = c.strings[i];
-      b.strings.push(s);
-      if (!b.stringIndex.has(s)) b.stringIndex.set(s, i);
-    }
+    for (let i = 1; i < c.strings.length; i++) b.strings.push(c.strings[i]);
     b.mappingStart.append(c.mappingStart, 1);
     b.mappingLimit.append(c.mappingLimit, 1);
     b.mappingOffset.append(c.mappingOffset, 1);
     b.mappingFile.append(c.mappingFile, 1);
     b.mappingBuildId.append(c.mappingBuildId, 1);
     b.mappingFlags.append(c.mappingFlags, 1);
-    for (let i = 1; i < c.mappingFile.length; i++) {
-      const key = mappingKey(c.mappingStart[i], c.mappingLimit[i], c.mappingOffset[i], c.mappingFile[i], c.mappingBuildId[i], c.mappingFlags[i]);
-      if (!b.mappingIndex.has(key)) b.mappingIndex.set(key, i);
-    }
     b.fnName.append(c.fnName, 1);
     b.fnSystemName.append(c.fnSystemName, 1);
     b.fnFile.append(c.fnFile, 1);
     b.fnStartLine.append(c.fnStartLine, 1);
-    for (let i = 1; i < c.fnName.length; i++) {
-      b.fnIndex.add(funcHash(c.fnName[i], c.fnSystemName[i], c.fnFile[i], c.fnStartLine[i]), i, (o) =>
-        c.fnName[o] === c.fnName[i] &&
-        c.fnSystemName[o] === c.fnSystemName[i] &&
-        c.fnFile[o] === c.fnFile[i] &&
-        c.fnStartLine[o] === c.fnStartLine[i],
-      );
-    }
     b.locMapping.append(c.locMapping, 1);
     b.locAddress.append(c.locAddress, 1);
     b.locLineStart.append(c.locLineStart, 1);
     b.lineFn.append(c.lineFn);
     b.lineNo.append(c.lineNo);
-    for (let i = 1; i < c.locMapping.length; i++) {
-      const [start, end] = b.locationLines(i);
-      const hash = locationHash(c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end);
-      b.locIndex.add(hash, i, (o) => b.sameLocation(o, c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end));
-    }
     b.nodeParent.append(c.nodeParent, 1);
     b.nodeLoc.append(c.nodeLoc, 1);
-    for (let n = 1; n < c.nodeParent.length; n++) {
-      b.nodeIndex.add(nodeHash(c.nodeParent[n], c.nodeLoc[n]), n, (o) => c.nodeParent[o] === c.nodeParent[n] && c.nodeLoc[o] === c.nodeLoc[n]);
-    }
     b.seriesLabelStart.append(c.seriesLabelStart, 1);
     b.seriesLabels.append(c.seriesLabels);
     b.seriesProfileType.append(c.seriesProfileType);
-    for (let i = 0; i < c.seriesProfileType.length; i++) {
-      const key = seriesKey(b.seriesLabelsOf(i), b.strings[c.seriesProfileType[i]]);
-      if (!b.seriesIndex.has(key)) b.seriesIndex.set(key, i);
-    }
     b.profileSeries.append(c.profileSeries);
     b.profileTime.append(c.profileTime);
     b.profileDuration.append(c.profileDuration);
@@ -367,11 +351,45 @@ export class BlockBuilder {
     b.sampleValue.append(c.sampleValue);
     b.sampleSpan.append(c.sampleSpan);
     b.sampleTrace.append(c.sampleTrace);
+    if (appendable) b.rebuildIndexes(c);
+    else b.readOnly = true;
     return b;
+  }
+
+  /** Indexes every row of `c` (already appended), keeping the first of equal rows. */
+  private rebuildIndexes(c: BuilderColumns): void {
+    for (let i = 1; i < c.strings.length; i++) {
+      if (!this.stringIndex.has(c.strings[i])) this.stringIndex.set(c.strings[i], i);
+    }
+    for (let i = 1; i < c.mappingFile.length; i++) {
+      const key = mappingKey(c.mappingStart[i], c.mappingLimit[i], c.mappingOffset[i], c.mappingFile[i], c.mappingBuildId[i], c.mappingFlags[i]);
+      if (!this.mappingIndex.has(key)) this.mappingIndex.set(key, i);
+    }
+    for (let i = 1; i < c.fnName.length; i++) {
+      this.fnIndex.add(funcHash(c.fnName[i], c.fnSystemName[i], c.fnFile[i], c.fnStartLine[i]), i, (o) =>
+        c.fnName[o] === c.fnName[i] &&
+        c.fnSystemName[o] === c.fnSystemName[i] &&
+        c.fnFile[o] === c.fnFile[i] &&
+        c.fnStartLine[o] === c.fnStartLine[i],
+      );
+    }
+    for (let i = 1; i < c.locMapping.length; i++) {
+      const [start, end] = this.locationLines(i);
+      const hash = locationHash(c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end);
+      this.locIndex.add(hash, i, (o) => this.sameLocation(o, c.locMapping[i], c.locAddress[i], c.lineFn, c.lineNo, start, end));
+    }
+    for (let n = 1; n < c.nodeParent.length; n++) {
+      this.nodeIndex.add(nodeHash(c.nodeParent[n], c.nodeLoc[n]), n, (o) => c.nodeParent[o] === c.nodeParent[n] && c.nodeLoc[o] === c.nodeLoc[n]);
+    }
+    for (let i = 0; i < c.seriesProfileType.length; i++) {
+      const key = seriesKey(this.seriesLabelsOf(i), this.strings[c.seriesProfileType[i]]);
+      if (!this.seriesIndex.has(key)) this.seriesIndex.set(key, i);
+    }
   }
 
   /** Interns a series: `labels` must be sorted by name; `profileType` is its profile type id. */
   series(labels: Labels, profileType: string): number {
+    if (this.readOnly) throw readOnlyError("series");
     const key = seriesKey(labels, profileType);
     let i = this.seriesIndex.get(key);
     if (i === undefined) {
@@ -396,6 +414,7 @@ export class BlockBuilder {
   }
 
   beginProfile(series: number, timeMs: number, durationNs: number): number {
+    if (this.readOnly) throw readOnlyError("beginProfile");
     if (this.openProfile !== -1) throw new Error("beginProfile: the previous profile is still open");
     this.openProfile = this.profileSeries.push(series);
     this.profileTime.push(timeMs);

@@ -217,7 +217,7 @@ export function decodeSamples(raw: Uint8Array): SamplesSection {
  * A whole block object → a builder with the same contents. `service` picks the dataset; without
  * it the block must hold exactly one.
  */
-export function decodeBlock(bytes: Uint8Array, service?: string): BlockBuilder {
+export function decodeBlock(bytes: Uint8Array, service?: string, appendable = true): BlockBuilder {
   const read = readToc(bytes, bytes.length);
   if (!read.complete) throw new Error("block: truncated TOC");
   for (let k = 0; k < MAGIC.length; k++) if (bytes[k] !== MAGIC[k]) throw new Error("block: bad magic at the start of the object");
@@ -236,7 +236,7 @@ export function decodeBlock(bytes: Uint8Array, service?: string): BlockBuilder {
     ...decodeSeries(raw(SectionKind.Series)),
     ...decodeProfiles(raw(SectionKind.Profiles)),
     ...decodeSamples(raw(SectionKind.Samples)),
-  });
+  }, appendable);
   if (b.seriesCount !== d.series || b.profileCount !== d.profiles || b.sampleCount !== d.samples) {
     throw new Error("block: the TOC summary disagrees with the sections");
   }
