@@ -4,7 +4,7 @@ import { Gunzip, Gzip, gzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { parseTimeMs } from "../workers/ingest/attime";
 import { IngestError } from "../workers/ingest/errors";
-import { gunzipBounded, humanBytes, isGzip, maybeGunzip, maybeGunzipAsync, readBodyCapped } from "../workers/ingest/gzip";
+import { gunzipAsync, gunzipBounded, humanBytes, isGzip, maybeGunzip, maybeGunzipAsync, readBodyCapped } from "../workers/ingest/gzip";
 import { parseMultipart } from "../workers/ingest/multipart";
 import { parseName } from "../workers/ingest/name";
 import { isValidUtf8 } from "../workers/ingest/utf8";
@@ -163,6 +163,25 @@ describe("gzip", () => {
     await expect(maybeGunzipAsync(cpu.slice(0, cpu.length - 3), 4 << 20)).rejects.toMatchObject({ reason: "malformed_profile" });
     const two = concatBytes([big, big]);
     expect((await maybeGunzipAsync(two, 4 << 20)).length).toBe(2 << 20);
+  });
+
+  it("bounds the native path by the trailer: lying and huge claims cost no more than the limit", async () => {
+    const bomb = gzipSync(new Uint8Array(64 << 20));
+    const liar = bomb.slice();
+    const n = liar.length;
+    liar[n - 4] = 0xe8;
+    liar[n - 3] = 0x03;
+    liar[n - 2] = liar[n - 1] = 0;
+    const err = await gunzipAsync(liar, 4 << 20).then(
+      () => null,
+      (e: IngestError) => e.reason,
+    );
+    expect(["profile_size_limit", "malformed_profile"]).toContain(err);
+    // A 22-byte stream that claims 256 MiB: refused without allocating the claim.
+    const tiny = gzipSync(new Uint8Array(4));
+    const huge = tiny.slice();
+    huge.set([0xff, 0xff, 0xff, 0x0f], huge.length - 4);
+    await expect(gunzipAsync(huge, 256 << 20)).rejects.toMatchObject({ reason: "malformed_profile" });
   });
 
   it("does not trust a gzip trailer that understates the size", () => {

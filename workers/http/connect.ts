@@ -15,7 +15,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { gzipSync } from "fflate";
 import type { Config } from "../config";
 import type { Env } from "../env";
-import { gunzipBounded } from "../ingest/gzip";
+import { gunzipAsync } from "../ingest/gzip";
 import { IngestError } from "../ingest/errors";
 
 export interface RequestContext {
@@ -40,7 +40,7 @@ const gzip: Compression = {
   decompress: async (bytes, readMaxBytes) => {
     if (bytes.length === 0) return new Uint8Array(0);
     try {
-      return gunzipBounded(bytes, readMaxBytes) as Uint8Array<ArrayBuffer>;
+      return (await gunzipAsync(bytes, readMaxBytes)) as Uint8Array<ArrayBuffer>;
     } catch (err) {
       if (err instanceof IngestError) {
         const code = err.reason === "profile_size_limit" ? Code.ResourceExhausted : Code.InvalidArgument;
