@@ -5,17 +5,17 @@
 // Buffering is generational: pushes go to table `buf_<gen>`. A flush first freezes the active
 // generation (new pushes go to the next one), then writes the block under a key derived from this
 // object's epoch and the generation, commits the catalog and drops the frozen table. Every step is
-// idempotent: a crash before the catalog commit re-runs the same flush and overwrites the same
-// key (no orphan); a crash after it finds the block already committed and only drops the table
-// (no double count). Dropping a table instead of deleting rows keeps the billed row writes to one
-// per push plus two per flush.
+// idempotent: a crash before the catalog commit re-runs the same flush, which writes the same bytes
+// to the same key (no orphan); a crash after it finds the block committed before encoding anything
+// and only drops the table (nothing uploaded or counted twice). Dropping a table instead of
+// deleting rows keeps the billed row writes to one per push plus two per flush.
 
 import { DurableObject } from "cloudflare:workers";
 import { BlockBuilder } from "../workers/block/builder";
 import { decodeBlock } from "../workers/block/decode";
 import { encodeBlock } from "../workers/block/encode";
 import { mergeInto } from "../workers/block/merge";
-import { commitFlush } from "../workers/catalog/write";
+import { commitFlush, isCommitted } from "../workers/catalog/write";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
@@ -30,11 +30,13 @@ export interface IngesterIdentity {
 
 interface State {
   identity: IngesterIdentity | null;
-  /** Random per object lifetime, so block ids never repeat even if storage is wiped. */
+  /** A random UUID per object lifetime: block ids stay unique across objects and storage wipes. */
   epoch: string;
   active: number;
   /** The generation being flushed, or null. */
   frozen: number | null;
+  /** When it was frozen: the block's creation time, so a retried flush writes the same bytes. */
+  frozenAt: number | null;
 }
 
 export interface FlushResult {
@@ -50,6 +52,7 @@ export interface FlushResult {
 /** SQLite rows (and values) are limited to 2 MB: larger pushes are stored in parts. */
 const PART_BYTES = 1 << 20;
 const RETRY_MS = 5_000;
+const MAX_RETRY_MS = 300_000;
 
 export class Ingester extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -61,6 +64,8 @@ export class Ingester extends DurableObject<Env> {
   private nextPush = 1;
   private alarmAt: number | null = null;
   private flushing: Promise<FlushResult | null> | null = null;
+  /** Consecutive failed flushes, for the retry back-off. */
+  private failures = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,7 +79,7 @@ export class Ingester extends DurableObject<Env> {
     const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'state'").toArray()[0];
     this.state = row
       ? (JSON.parse(row.v) as State)
-      : { identity: null, epoch: crypto.randomUUID().slice(0, 8), active: 1, frozen: null };
+      : { identity: null, epoch: crypto.randomUUID(), active: 1, frozen: null, frozenAt: null };
     this.ensureTable(this.state.active);
     const agg = this.sql
       .exec<{ bytes: number | null; oldest: number | null; last: number | null }>(
@@ -97,28 +102,44 @@ export class Ingester extends DurableObject<Env> {
     );
   }
 
-  /** Stores one encoded batch of profiles; resolves once it is durable. */
-  async push(identity: IngesterIdentity, data: Uint8Array, meta: PushMeta): Promise<void> {
-    if (!this.state.identity) {
-      this.state.identity = identity;
-      this.saveState();
+  /**
+   * Stores one encoded batch of profiles; resolves once it is durable. Resolves to false, storing
+   * nothing, while a flush keeps failing and INGESTER_MAX_BUFFERED_BYTES are already waiting: the
+   * client is told to retry later rather than the buffer growing without bound.
+   */
+  async push(identity: IngesterIdentity, data: Uint8Array, meta: PushMeta): Promise<boolean> {
+    const { INGESTER_MAX_BUFFERED_BYTES } = this.config;
+    if (this.state.frozen !== null && INGESTER_MAX_BUFFERED_BYTES > 0 && this.bufferedBytes >= INGESTER_MAX_BUFFERED_BYTES) {
+      return false;
     }
     const now = Date.now();
     const t = table(this.state.active);
-    const push = this.nextPush++;
+    const push = this.nextPush;
     const metaJson = JSON.stringify(meta);
-    for (let part = 0, off = 0; off < data.length || part === 0; part++, off += PART_BYTES) {
-      const slice = data.subarray(off, Math.min(data.length, off + PART_BYTES));
-      this.sql.exec(`INSERT INTO ${t} (push, part, received, meta, data) VALUES (?, ?, ?, ?, ?)`, push, part, now, metaJson, slice);
-    }
+    // All parts or none: a failed part must not leave a partial push for the flush to trip on.
+    this.ctx.storage.transactionSync(() => {
+      if (!this.state.identity) {
+        this.state.identity = identity;
+        this.saveState();
+      }
+      for (let part = 0, off = 0; off < data.length || part === 0; part++, off += PART_BYTES) {
+        const slice = data.subarray(off, Math.min(data.length, off + PART_BYTES));
+        this.sql.exec(`INSERT INTO ${t} (push, part, received, meta, data) VALUES (?, ?, ?, ?, ?)`, push, part, now, metaJson, slice);
+      }
+    });
+    this.nextPush++;
     this.bufferedBytes += data.length;
     this.oldestMs ??= now;
     await this.armFlush();
+    return true;
   }
 
-  /** Arms the alarm for the next flush: at once past the size limit, else by age (0 = no limit). */
+  /**
+   * Arms the alarm for the next flush: at once past the size limit, else by age (0 = no limit).
+   * While a failed flush waits for its retry, the retry's alarm stands.
+   */
   private async armFlush(): Promise<void> {
-    if (this.oldestMs === null) return;
+    if (this.oldestMs === null || this.state.frozen !== null) return;
     const { FLUSH_MAX_BYTES, FLUSH_MAX_AGE_MS } = this.config;
     if (FLUSH_MAX_BYTES > 0 && this.bufferedBytes >= FLUSH_MAX_BYTES) await this.armAlarm(Date.now());
     else if (FLUSH_MAX_AGE_MS > 0) await this.armAlarm(this.oldestMs + FLUSH_MAX_AGE_MS);
@@ -134,9 +155,15 @@ export class Ingester extends DurableObject<Env> {
     this.alarmAt = null;
     try {
       await this.flush();
+      this.failures = 0;
     } catch (err) {
-      console.error(`ingester ${this.describe()}: flush failed, retrying in ${RETRY_MS / 1000}s:`, err);
-      await this.armAlarm(Date.now() + RETRY_MS);
+      const delay = Math.min(RETRY_MS * 2 ** this.failures++, MAX_RETRY_MS);
+      console.error(
+        `ingester ${this.describe()}: flush of generation ${this.state.frozen} failed ${this.failures} time(s); ` +
+          `its data stays buffered, retrying in ${delay / 1000}s:`,
+        err,
+      );
+      await this.armAlarm(Date.now() + delay);
       return;
     }
     await this.armFlush();
@@ -158,6 +185,7 @@ export class Ingester extends DurableObject<Env> {
     if (s.frozen === null) {
       if (this.oldestMs === null) return null;
       s.frozen = s.active;
+      s.frozenAt = Date.now();
       s.active += 1;
       this.ensureTable(s.active);
       this.saveState();
@@ -166,26 +194,33 @@ export class Ingester extends DurableObject<Env> {
       this.nextPush = 1;
     }
     const gen = s.frozen;
-    const { builder, stats } = await this.readGeneration(gen);
-    let result: FlushResult | null = null;
-    if (builder.profileCount > 0 && s.identity) {
-      const { tenant, service, shard } = s.identity;
-      const blockId = `${s.epoch}-${String(gen).padStart(10, "0")}`;
-      const objectKey = blockObjectKey(tenant, service, shard, blockId);
-      const createdAt = Date.now();
-      const bytes = encodeBlock(builder, { tenant, service, shard, blockId, createdAtMs: createdAt });
-      await this.env.BLOCKS.put(objectKey, bytes);
-      const committed = await commitFlush(
-        this.env.DB,
-        { id: blockId, tenant, service, shard, objectKey, sizeBytes: bytes.length, createdAt },
-        stats,
-      );
-      result = { blockId, objectKey, profiles: stats.profiles, samples: stats.samples, sizeBytes: bytes.length, committed };
-    }
+    const result = s.identity ? await this.writeBlock(s.identity, gen, s.frozenAt ?? Date.now()) : null;
     this.sql.exec(`DROP TABLE IF EXISTS ${table(gen)}`);
     s.frozen = null;
+    s.frozenAt = null;
     this.saveState();
     return result;
+  }
+
+  /** Writes generation `gen` as one block and commits it, unless a previous attempt already did. */
+  private async writeBlock(identity: IngesterIdentity, gen: number, createdAt: number): Promise<FlushResult | null> {
+    const { tenant, service, shard } = identity;
+    const blockId = `${this.state.epoch}-${String(gen).padStart(10, "0")}`;
+    const objectKey = blockObjectKey(tenant, service, shard, blockId);
+    // A crash after the commit must not upload the object again (a compaction may own it by then).
+    if (await isCommitted(this.env.DB, blockId, objectKey)) {
+      return { blockId, objectKey, profiles: 0, samples: 0, sizeBytes: 0, committed: false };
+    }
+    const { builder, stats } = await this.readGeneration(gen);
+    if (builder.profileCount === 0) return null;
+    const bytes = encodeBlock(builder, { tenant, service, shard, blockId, createdAtMs: createdAt });
+    await this.env.BLOCKS.put(objectKey, bytes);
+    const committed = await commitFlush(
+      this.env.DB,
+      { id: blockId, tenant, service, shard, objectKey, sizeBytes: bytes.length, createdAt },
+      stats,
+    );
+    return { blockId, objectKey, profiles: stats.profiles, samples: stats.samples, sizeBytes: bytes.length, committed };
   }
 
   /**
@@ -196,7 +231,6 @@ export class Ingester extends DurableObject<Env> {
   private async readGeneration(gen: number): Promise<{ builder: BlockBuilder; stats: FlushStats }> {
     const builder = new BlockBuilder();
     const stats = new FlushStats();
-    this.ensureTable(gen);
     let current = -1;
     let meta: PushMeta | null = null;
     let parts: Uint8Array[] = [];

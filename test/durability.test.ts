@@ -6,6 +6,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { commitFlush } from "../workers/catalog/write";
 import { FlushStats } from "../workers/flush/stats";
+import { loadConfig } from "../workers/config";
+import { blockObjectKey } from "../workers/flush/keys";
 import { ingesterName } from "../workers/route/shard";
 import { storageSnapshot, storedSeries } from "./setup/storage";
 import { testdata } from "./setup/testdata";
@@ -18,6 +20,25 @@ async function ingestCpu(service: string): Promise<void> {
   expect(res.status).toBe(200);
 }
 
+const config = loadConfig(env);
+
+/** The block id and object key the ingester of `service` will use for its next flush. */
+async function nextBlock(service: string): Promise<{ id: string; key: string }> {
+  const state = await runInDurableObject(stubFor(service), (_i, st) =>
+    JSON.parse(st.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'state'").one().v),
+  );
+  const id = `${state.epoch}-${String(state.active).padStart(10, "0")}`;
+  return { id, key: blockObjectKey("anonymous", service, 0, id) };
+}
+
+async function insertBlockRow(id: string, service: string, objectKey: string): Promise<void> {
+  await env.DB.prepare(
+    "INSERT INTO blocks (id, tenant, service, shard, min_time, max_time, profile_types, level, object_key, size_bytes, series, profiles, samples, created_at) VALUES (?, 'anonymous', ?, 0, 0, 0, '[]', 0, ?, 1, 0, 0, 0, 0)",
+  )
+    .bind(id, service, objectKey)
+    .run();
+}
+
 const stubFor = (service: string) => env.INGESTER.get(env.INGESTER.idFromName(ingesterName("anonymous", service, 0)));
 
 describe("durability", () => {
@@ -25,15 +46,14 @@ describe("durability", () => {
     await ingestCpu("durable");
     const stub = stubFor("durable");
     expect((await stub.buffered()).pushes).toBe(1);
-    // Reset the object: its in-memory state is gone, only its storage remains.
-    await runInDurableObject(stub, (_instance, state) => {
-      try {
-        state.abort("simulated crash");
-      } catch {
-        // abort() throws in the aborted object by design
-      }
-    }).catch(() => undefined);
+    // Mark this instance, then reset the object: its memory is gone, only its storage remains.
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { marker?: string }).marker = "before reset";
+    });
+    await runInDurableObject(stub, (_instance, state) => state.abort("simulated crash")).catch(() => undefined);
     const fresh = stubFor("durable");
+    const marker = await runInDurableObject(fresh, (instance) => (instance as unknown as { marker?: string }).marker);
+    expect(marker).toBeUndefined();
     expect((await fresh.buffered()).pushes).toBe(1);
     expect(await runDurableObjectAlarm(fresh)).toBe(true);
     const totals = (await storedSeries()).filter((s) => s.labels.service_name === "durable").map((s) => s.total);
@@ -45,14 +65,15 @@ describe("durability", () => {
     await ingestCpu("interrupted");
     const stub = stubFor("interrupted");
     const before = await storageSnapshot();
-    // Make the catalog commit fail: the block object is written, the D1 batch is not.
-    await env.DB.exec("ALTER TABLE blocks RENAME TO blocks_away");
+    // Make the catalog batch fail after the block object is written (the block row itself is
+    // written by the same batch, so it rolls back too).
+    await env.DB.exec("ALTER TABLE label_stats RENAME TO label_stats_away");
     const failure = await stub.flush().then(
       () => "no error",
       (err: unknown) => String(err),
     );
-    expect(failure).toMatch(/Failed query: .*"blocks"/);
-    await env.DB.exec("ALTER TABLE blocks_away RENAME TO blocks");
+    expect(failure).toMatch(/label_stats/);
+    await env.DB.exec("ALTER TABLE label_stats_away RENAME TO label_stats");
     const mid = await storageSnapshot();
     expect(mid.objects).toBe(before.objects + 1);
     expect(mid.blocks).toBe(before.blocks);
@@ -84,10 +105,65 @@ describe("durability", () => {
     const stub = stubFor("alarmed");
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
-    expect(alarm! - Date.now()).toBeLessThanOrEqual(15_000);
+    // Armed by age (the push is far below FLUSH_MAX_BYTES), not for "now".
+    expect(alarm! - Date.now()).toBeGreaterThan(config.FLUSH_MAX_AGE_MS - 5_000);
+    expect(alarm! - Date.now()).toBeLessThanOrEqual(config.FLUSH_MAX_AGE_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await stub.buffered()).pushes).toBe(0);
     const n = await env.DB.prepare("SELECT count(*) AS n FROM blocks WHERE service = 'alarmed'").first<{ n: number }>();
     expect(n?.n).toBe(1);
+  });
+
+  it("after a crash that followed the commit, neither uploads nor counts the block again", async () => {
+    await ingestCpu("committed");
+    const { id, key } = await nextBlock("committed");
+    // As if an earlier attempt had committed this block and died before dropping its buffer.
+    await insertBlockRow(id, "committed", key);
+    const before = await storageSnapshot();
+    const result = await stubFor("committed").flush();
+    expect(result).toMatchObject({ blockId: id, committed: false });
+    expect((await stubFor("committed").buffered()).pushes).toBe(0);
+    const after = await storageSnapshot();
+    expect(after.objects).toBe(before.objects);
+    expect(after.blocks).toBe(before.blocks);
+    expect(after.labelStats).toBe(before.labelStats);
+  });
+
+  it("refuses to drop data when another object already committed the same block id", async () => {
+    await ingestCpu("collision");
+    const { id } = await nextBlock("collision");
+    await insertBlockRow(id, "someone-else", "blocks/anonymous/someone-else/0/x.pblk");
+    const failure = await stubFor("collision").flush().then(
+      () => "no error",
+      (err: unknown) => String(err),
+    );
+    expect(failure).toMatch(/already committed/);
+    expect((await stubFor("collision").buffered()).frozen).not.toBeNull();
+  });
+
+  it("refuses pushes with 429 once a failing ingester holds INGESTER_MAX_BUFFERED_BYTES", async () => {
+    await ingestCpu("backlog");
+    const stub = stubFor("backlog");
+    await env.DB.exec("ALTER TABLE label_stats RENAME TO label_stats_away");
+    try {
+      await stub.flush().catch(() => undefined);
+      expect((await stub.buffered()).frozen).not.toBeNull();
+      // Fill the next generation up to the limit (opaque bytes: this flush will never read them).
+      const identity = { tenant: "anonymous", service: "backlog", shard: 0 };
+      const meta = { receivedAtMs: Date.now(), bytes: 1, spyName: "", sdk: "" };
+      const half = new Uint8Array(Math.ceil(config.INGESTER_MAX_BUFFERED_BYTES / 2));
+      expect(await stub.push(identity, half, meta)).toBe(true);
+      expect(await stub.push(identity, half, meta)).toBe(true);
+      const before = (await stub.buffered()).pushes;
+      const res = await exports.default.fetch("http://localhost/ingest?name=backlog&format=pprof", {
+        method: "POST",
+        body: await testdata("pprof/cpu.pb.gz"),
+      });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { message: string }).message).toMatch(/retry later/);
+      expect((await stub.buffered()).pushes).toBe(before);
+    } finally {
+      await env.DB.exec("ALTER TABLE label_stats_away RENAME TO label_stats");
+    }
   });
 });

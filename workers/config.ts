@@ -7,7 +7,10 @@ export interface Config {
   MAX_LABEL_NAMES_PER_SERIES: number;
   MAX_LABEL_NAME_LENGTH: number;
   MAX_LABEL_VALUE_LENGTH: number;
-  /** Raw HTTP body limit for /ingest and Push (spec §7.3, 256 MiB). */
+  /**
+   * Raw HTTP body limit for /ingest and Push. Pyroscope allows 256 MiB (spec §7.3), more than a
+   * Worker isolate's 128 MB of memory holds next to the decoded data, so the default is 16 MiB.
+   */
   INGESTION_BODY_LIMIT_BYTES: number;
   /** Decompressed pprof size limit; enforced while inflating so a gzip bomb never fully inflates. */
   MAX_PROFILE_SIZE_BYTES: number;
@@ -28,6 +31,11 @@ export interface Config {
   FLUSH_MAX_AGE_MS: number;
   /** ...or this large (encoded bytes buffered), whichever comes first. */
   FLUSH_MAX_BYTES: number;
+  /**
+   * Buffered bytes at which an ingester whose flushes keep failing refuses new pushes (429, retry
+   * later) instead of growing without bound. 0 = never refuse.
+   */
+  INGESTER_MAX_BUFFERED_BYTES: number;
   /** Default number of ingester shards per service; see README "Placement". */
   INGEST_SHARDS: number;
   /** Per-service shard counts, `svc-a=8,svc-b=4`; overrides INGEST_SHARDS for those services. */
@@ -38,7 +46,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   MAX_LABEL_NAMES_PER_SERIES: 30,
   MAX_LABEL_NAME_LENGTH: 1024,
   MAX_LABEL_VALUE_LENGTH: 2048,
-  INGESTION_BODY_LIMIT_BYTES: 256 * 1024 * 1024,
+  INGESTION_BODY_LIMIT_BYTES: 16 * 1024 * 1024,
   MAX_PROFILE_SIZE_BYTES: 4 * 1024 * 1024,
   MAX_PROFILE_STACKTRACE_SAMPLES: 16000,
   MAX_PROFILE_STACKTRACE_SAMPLE_LABELS: 100,
@@ -48,6 +56,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   REJECT_NEWER_THAN_SECONDS: 600,
   FLUSH_MAX_AGE_MS: 15_000,
   FLUSH_MAX_BYTES: 4 * 1024 * 1024,
+  INGESTER_MAX_BUFFERED_BYTES: 32 * 1024 * 1024,
   INGEST_SHARDS: 1,
   INGEST_SHARDS_OVERRIDES: "",
 });
@@ -69,7 +78,11 @@ export function loadConfig(env: object): Config {
       out[key] = String(raw);
     }
   }
-  return out as unknown as Config;
+  const config = out as unknown as Config;
+  if (config.FLUSH_MAX_AGE_MS === 0 && config.FLUSH_MAX_BYTES === 0) {
+    throw new Error("config: FLUSH_MAX_AGE_MS and FLUSH_MAX_BYTES cannot both be 0: ingesters would never flush");
+  }
+  return config;
 }
 
 /** Shard count for a service: the override when one is configured, else the default. */

@@ -76,7 +76,8 @@ function locationHash(mapping: number, address: bigint, fns: ArrayLike<number>, 
 function nodeHash(parent: number, loc: number): number {
   return finish(mix(mix(0, parent), loc));
 }
-function seriesKey(labels: Labels, profileType: string): string {
+/** The identity of a series: its profile type and sorted labels. */
+export function seriesKey(labels: Labels, profileType: string): string {
   let key = profileType;
   for (const [n, v] of labels) key += `\u0000${n}\u0001${v}`;
   return key;

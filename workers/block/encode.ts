@@ -32,7 +32,6 @@ export function encodeBlock(b: BlockBuilder, meta: BlockMeta, level: DeflateLeve
   return encodeDatasets(rest, [{ service, builder: b }], level);
 }
 
-/** One block holding a dataset per service; datasets are stored sorted by service. */
 /**
  * DEFLATE level 0 to 9. Level 0 stores sections uncompressed (still valid DEFLATE, read by the same
  * reader): right for short-lived data such as an ingester's buffered pushes, where compressing costs
@@ -40,6 +39,7 @@ export function encodeBlock(b: BlockBuilder, meta: BlockMeta, level: DeflateLeve
  */
 export type DeflateLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
+/** One block holding a dataset per service; datasets are stored sorted by service. */
 export function encodeDatasets(
   meta: Omit<BlockMeta, "service">,
   datasets: Dataset[],

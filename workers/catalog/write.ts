@@ -1,7 +1,7 @@
 // Writes the catalog rows of one flush as a single D1 batch: one transaction whose block row is the
 // commit point. Multi-row statements are cut so that none binds more than D1's 100 parameters.
 
-import { eq, sql } from "drizzle-orm";
+import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { FlushStats } from "../flush/stats";
@@ -32,8 +32,11 @@ const union = (column: string, incoming: string) =>
     `(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${column}) UNION SELECT value FROM json_each(${incoming}) ORDER BY value))`,
   );
 
-export function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): BatchItem<"sqlite">[] {
+export async function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<BatchItem<"sqlite">[]> {
   const db = drizzle(d1);
+  const seriesRows = await Promise.all(
+    [...stats.series.entries()].map(async ([key, row]) => ({ row, fingerprint: await fingerprint(key) })),
+  );
   const { tenant, service } = block;
   const types = [...stats.types.values()];
   const stmts: BatchItem<"sqlite">[] = [
@@ -48,10 +51,9 @@ export function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flu
         series: stats.series.size,
         profiles: stats.profiles,
         samples: stats.samples,
-      })
-      .onConflictDoNothing(),
+      }),
   ];
-  for (const rows of chunk(types, 9)) {
+  for (const rows of chunk(types, columnCount(blockTypes))) {
     stmts.push(
       db
         .insert(blockTypes)
@@ -59,19 +61,19 @@ export function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flu
         .onConflictDoNothing(),
     );
   }
-  for (const rows of chunk([...stats.series.values()], 7)) {
+  for (const rows of chunk(seriesRows, columnCount(series))) {
     stmts.push(
       db
         .insert(series)
         .values(
-          rows.map((s) => ({
+          rows.map(({ row, fingerprint }) => ({
             tenant,
             service,
-            fingerprint: s.fingerprint,
-            profileType: s.profileType,
-            labels: JSON.stringify(s.labels),
-            firstSeen: s.firstSeen,
-            lastSeen: s.lastSeen,
+            fingerprint,
+            profileType: row.profileType,
+            labels: JSON.stringify(row.labels),
+            firstSeen: row.firstSeen,
+            lastSeen: row.lastSeen,
           })),
         )
         .onConflictDoUpdate({
@@ -83,7 +85,7 @@ export function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flu
         }),
     );
   }
-  for (const rows of chunk([...stats.labels.values()], 8)) {
+  for (const rows of chunk([...stats.labels.values()], columnCount(labelStats))) {
     stmts.push(
       db
         .insert(labelStats)
@@ -129,12 +131,44 @@ export function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flu
   return stmts;
 }
 
-/** Commits a flush. Returns false when the block was already committed (a retried flush). */
+/**
+ * Whether block `id` is committed. A committed row for another object means two ingesters chose
+ * the same id, which must stop the flush rather than drop its data.
+ */
+export async function isCommitted(d1: D1Database, id: string, objectKey: string): Promise<boolean> {
+  const row = await drizzle(d1).select({ objectKey: blocks.objectKey }).from(blocks).where(eq(blocks.id, id)).get();
+  if (row && row.objectKey !== objectKey) {
+    throw new Error(`block id ${id} is already committed for ${row.objectKey}, not ${objectKey}`);
+  }
+  return row !== undefined;
+}
+
+/**
+ * Commits a flush in one transaction. The block row is a plain insert, so if a concurrent attempt
+ * committed first the whole batch rolls back (no statistic counted twice) and this returns false.
+ */
 export async function commitFlush(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<boolean> {
-  const db = drizzle(d1);
-  const existing = await db.select({ id: blocks.id }).from(blocks).where(eq(blocks.id, block.id)).get();
-  if (existing) return false;
-  const stmts = catalogStatements(d1, block, stats);
-  await db.batch(stmts as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  return true;
+  const stmts = await catalogStatements(d1, block, stats);
+  try {
+    await drizzle(d1).batch(stmts as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    return true;
+  } catch (err) {
+    if (/UNIQUE constraint failed: blocks\.id/.test(String((err as { cause?: unknown }).cause ?? err))) {
+      return !(await isCommitted(d1, block.id, block.objectKey));
+    }
+    throw err;
+  }
+}
+
+/** Bound parameters one row of `table` takes in a multi-row insert. */
+function columnCount(table: Parameters<typeof getTableColumns>[0]): number {
+  return Object.keys(getTableColumns(table)).length;
+}
+
+/** A stable 64-bit fingerprint of a series: the first 16 hex digits of SHA-256 over its key. */
+async function fingerprint(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  let hex = "";
+  for (let i = 0; i < 8; i++) hex += digest[i].toString(16).padStart(2, "0");
+  return hex;
 }

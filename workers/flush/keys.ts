@@ -4,7 +4,3 @@
 export function blockObjectKey(tenant: string, service: string, shard: number, blockId: string): string {
   return `blocks/${tenant}/${encodeURIComponent(service)}/${shard}/${blockId}.pblk`;
 }
-
-export function serviceObjectPrefix(tenant: string, service: string): string {
-  return `blocks/${tenant}/${encodeURIComponent(service)}/`;
-}

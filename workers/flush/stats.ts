@@ -3,7 +3,7 @@
 // ingester's flush stays a thin shell and the numbers are unit-testable.
 
 import type { BlockBuilder, Labels } from "../block/builder";
-import { fnv1a64 } from "../route/hash";
+import { seriesKey } from "../block/builder";
 
 /** What the edge Worker knows about a push that the profiles themselves do not say. */
 export interface PushMeta {
@@ -24,7 +24,6 @@ export interface TypeRow {
   total: number;
 }
 export interface SeriesRow {
-  fingerprint: string;
   profileType: string;
   labels: Labels;
   firstSeen: number;
@@ -52,14 +51,10 @@ export interface ServiceRow {
 const REDUNDANT = new Set(["__type__", "__unit__", "__period_type__", "__period_unit__"]);
 const HOUR_MS = 3_600_000;
 
-export function seriesFingerprint(labels: Labels, profileType: string): string {
-  let key = profileType;
-  for (const [n, v] of labels) key += `\u0000${n}\u0001${v}`;
-  return fnv1a64(key);
-}
 
 export class FlushStats {
   readonly types = new Map<string, TypeRow>();
+  /** By series key (builder `seriesKey`); the catalog fingerprints the keys when it commits. */
   readonly series = new Map<string, SeriesRow>();
   readonly labels = new Map<string, LabelStatRow>();
   readonly service: ServiceRow = {
@@ -80,13 +75,13 @@ export class FlushStats {
   addPush(b: BlockBuilder, meta: PushMeta): void {
     const seriesLabels: Labels[] = [];
     const seriesType: string[] = [];
-    const seriesFp: string[] = [];
+    const seriesKeys: string[] = [];
     for (let s = 0; s < b.seriesCount; s++) {
       const labels = b.seriesLabelsOf(s);
       const type = b.strings[b.seriesProfileType.get(s)];
       seriesLabels.push(labels);
       seriesType.push(type);
-      seriesFp.push(seriesFingerprint(labels, type));
+      seriesKeys.push(seriesKey(labels, type));
     }
     const totalSamples = b.sampleCount;
     for (let p = 0; p < b.profileCount; p++) {
@@ -109,13 +104,13 @@ export class FlushStats {
       tr.total += b.profileTotal(p);
       this.types.set(type, tr);
 
-      const fp = seriesFp[s];
-      const sr = this.series.get(fp);
+      const key = seriesKeys[s];
+      const sr = this.series.get(key);
       if (sr) {
         sr.firstSeen = Math.min(sr.firstSeen, t);
         sr.lastSeen = Math.max(sr.lastSeen, t);
       } else {
-        this.series.set(fp, { fingerprint: fp, profileType: type, labels: seriesLabels[s], firstSeen: t, lastSeen: t });
+        this.series.set(key, { profileType: type, labels: seriesLabels[s], firstSeen: t, lastSeen: t });
       }
 
       const hour = Math.floor(t / HOUR_MS) * HOUR_MS;

@@ -54,5 +54,5 @@ export function toConnectError(err: unknown): ConnectError {
     return new ConnectError(err.message, code);
   }
   console.error("internal error:", err);
-  return new ConnectError("internal error; the request was not stored, retry it", Code.Internal);
+  return new ConnectError("internal error while storing the profiles; retry the request", Code.Internal);
 }

@@ -5,7 +5,7 @@
 import type { Config } from "../config";
 import type { Env } from "../env";
 import { parseTimeMs } from "../ingest/attime";
-import { badRequest, IngestError, invalid } from "../ingest/errors";
+import { IngestError, invalid } from "../ingest/errors";
 import { maybeGunzipAsync, readBodyCapped } from "../ingest/gzip";
 import { parseMultipart, type Part } from "../ingest/multipart";
 import { parseName } from "../ingest/name";
@@ -15,10 +15,16 @@ import { errorResponse, ingestStatus } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
 import { PhaseTimer } from "./timing";
 
-/** Formats of spec §1.4 that issue #4 brings; until then they are refused clearly. */
-const NOT_YET = new Set(["jfr", "trie", "tree", "lines", "speedscope"]);
-/** `format` values Pyroscope treats as collapsed text ("groups"). */
-const FOLDED = new Set(["", "folded", "collapsed", "groups"]);
+/**
+ * The body format, in the order of spec §1.4 (first match wins). Anything that is neither pprof
+ * nor multipart is collapsed text ("groups"), whatever `format` says.
+ */
+function bodyFormat(format: string, contentType: string): string {
+  if (format === "trie" || contentType === "binary/octet-stream+trie") return "trie";
+  if (format === "tree" || contentType === "binary/octet-stream+tree") return "tree";
+  if (format === "lines" || format === "jfr" || format === "pprof" || format === "speedscope") return format;
+  return contentType.includes("multipart/form-data") ? "pprof" : "folded";
+}
 
 export async function handleIngest(request: Request, env: Env, config: Config, tenant: string): Promise<Response> {
   try {
@@ -26,7 +32,7 @@ export async function handleIngest(request: Request, env: Env, config: Config, t
   } catch (err) {
     if (err instanceof IngestError) return errorResponse(ingestStatus(err), err.message);
     console.error("ingest: internal error", err);
-    return errorResponse(500, "internal error while storing the profile; nothing was stored, retry the upload");
+    return errorResponse(500, "internal error while storing the profile; retry the upload");
   }
 }
 
@@ -40,18 +46,11 @@ async function ingest(request: Request, env: Env, config: Config, tenant: string
   const contentType = request.headers.get("content-type") ?? "";
   const spyName = q.get("spyName") || "unknown";
 
-  if (!NOT_YET.has(format) && !FOLDED.has(format) && format !== "pprof") {
-    throw badRequest(
-      "unknown_format",
-      `unknown format "${format}": use one of pprof, jfr, trie, tree, lines, speedscope, folded`,
-    );
-  }
-  if (contentType === "binary/octet-stream+trie" || contentType === "binary/octet-stream+tree" || NOT_YET.has(format)) {
-    return errorResponse(501, `format "${format || contentType}" is not supported yet; send pprof (multipart or raw)`);
-  }
   const multipart = contentType.includes("multipart/form-data");
-  if (format !== "pprof" && !multipart) {
-    return errorResponse(501, "folded (collapsed) text uploads are not supported yet; send pprof (multipart or raw)");
+  const kind = bodyFormat(format, contentType);
+  if (kind !== "pprof") {
+    // 4xx, not 5xx: the Java agent retries 5xx for ever (spec §1.8). Issue #4 adds these formats.
+    throw invalid("unsupported_format", `${kind} uploads are not supported yet; send pprof (raw with format=pprof, or multipart)`);
   }
 
   const body = await readBodyCapped(request, config.INGESTION_BODY_LIMIT_BYTES);

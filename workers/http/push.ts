@@ -8,6 +8,7 @@ import type { Labels } from "../block/builder";
 import { PusherService } from "../gen/push/v1/push_pb";
 import { invalid } from "../ingest/errors";
 import { maybeGunzipAsync } from "../ingest/gzip";
+import { labelValue } from "../ingest/labels";
 import { decodePprof, normalizePprof } from "../ingest/pprof";
 import { Dispatch } from "../route/dispatch";
 import { requestContext } from "./connect";
@@ -55,9 +56,4 @@ export function registerPush(router: ConnectRouter): void {
       }
     },
   });
-}
-
-function labelValue(labels: Labels, name: string): string {
-  for (const [k, v] of labels) if (k === name) return v;
-  return "";
 }

@@ -36,14 +36,14 @@ export function parseMultipart(body: Uint8Array, contentType: string): Part[] {
   // The first delimiter either opens the body or follows a preamble line.
   const opening =
     (startsWithAt(body, dashBoundary, 0) ? delimiterLine(body, dashBoundary.length) : undefined) ??
-    findDelimiter(body, concatBytes([LF], dashBoundary), 0)?.line;
+    findDelimiter(body, prefixed([LF], dashBoundary), 0)?.line;
   if (!opening) throw malformed("opening boundary not found");
   if (opening.close) return [];
 
   // Lines end with whatever the first delimiter line used: CRLF per RFC 2046, bare LF tolerated
   // as Go's reader does.
   const newline = body[opening.next - 2] === CR ? [CR, LF] : [LF];
-  const delimiter = concatBytes(newline, dashBoundary);
+  const delimiter = prefixed(newline, dashBoundary);
   const parts: Part[] = [];
   let partStart = opening.next;
   for (;;) {
@@ -175,7 +175,7 @@ function startsWithAt(hay: Uint8Array, needle: Uint8Array, at: number): boolean 
   return true;
 }
 
-function concatBytes(head: number[], tail: Uint8Array): Uint8Array {
+function prefixed(head: number[], tail: Uint8Array): Uint8Array {
   const out = new Uint8Array(head.length + tail.length);
   out.set(head);
   out.set(tail, head.length);

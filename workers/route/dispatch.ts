@@ -1,13 +1,19 @@
 // The route step: decoders write each series into the builder of its ingester (sink), and once a
 // whole request has been decoded and validated, send() hands every builder to its Durable Object.
-// Nothing reaches an ingester before the whole request is known to be valid.
+// Nothing reaches an ingester before the whole request is known to be valid. A request that spans
+// several ingesters is not atomic across them: if one call fails after others succeeded, those
+// profiles stay stored, and a client's retry stores them again.
 
 import { BlockBuilder, type Labels } from "../block/builder";
 import { encodeBlock } from "../block/encode";
 import { type Config, shardsFor } from "../config";
 import type { Env } from "../env";
 import type { PushMeta } from "../flush/stats";
+import { IngestError } from "../ingest/errors";
 import { ingesterName, shardOf } from "./shard";
+
+/** Serialized RPC arguments are limited to 32 MiB (PLATFORM.md §4); leave room for the rest. */
+const MAX_RPC_PAYLOAD_BYTES = 30 * 1024 * 1024;
 
 interface Target {
   service: string;
@@ -17,6 +23,7 @@ interface Target {
 
 export class Dispatch {
   private readonly targets = new Map<string, Target>();
+  private readonly shards = new Map<string, number>();
 
   constructor(
     private readonly env: Env,
@@ -26,7 +33,9 @@ export class Dispatch {
 
   /** The builder that series `labels` of `service` belongs in. */
   readonly sink = (service: string, labels: Labels): BlockBuilder => {
-    const shard = shardOf(labels, shardsFor(this.config, service));
+    let shards = this.shards.get(service);
+    if (shards === undefined) this.shards.set(service, (shards = shardsFor(this.config, service)));
+    const shard = shardOf(labels, shards);
     const key = ingesterName(this.tenant, service, shard);
     let t = this.targets.get(key);
     if (!t) {
@@ -44,24 +53,43 @@ export class Dispatch {
 
   /**
    * Sends every non-empty builder to its ingester in parallel; resolves when all are durable.
-   * `meta.bytes` is shared among the ingesters by sample count.
+   * `meta.bytes` is shared among the ingesters by sample count. Everything is encoded and checked
+   * against the RPC size limit before the first call, so an oversized request stores nothing.
    */
   async send(meta: PushMeta): Promise<void> {
     const targets = [...this.targets.entries()].filter(([, t]) => t.builder.profileCount > 0);
     const samples = targets.reduce((n, [, t]) => n + t.builder.sampleCount, 0);
-    await Promise.all(
-      targets.map(([name, t]) => {
-        // Stored, not deflated: the ingester keeps it only until the next flush, and deflating
-        // here cost 4x the CPU of the whole encoding on the acknowledgement path.
-        const bytes = encodeBlock(
-          t.builder,
-          { tenant: this.tenant, service: t.service, shard: t.shard, blockId: "push", createdAtMs: meta.receivedAtMs },
-          0,
+    const encoded = targets.map(([name, t]) => {
+      // Stored, not deflated: the ingester keeps it only until the next flush, and deflating
+      // here cost 4x the CPU of the whole encoding on the acknowledgement path.
+      const bytes = encodeBlock(
+        t.builder,
+        { tenant: this.tenant, service: t.service, shard: t.shard, blockId: "push", createdAtMs: meta.receivedAtMs },
+        0,
+      );
+      if (bytes.length > MAX_RPC_PAYLOAD_BYTES) {
+        throw new IngestError(
+          "too_large",
+          "body_size_limit",
+          `the profiles for service "${t.service}" encode to ${bytes.length} bytes, over the ${MAX_RPC_PAYLOAD_BYTES}-byte limit of one ingester call; send them in smaller requests`,
         );
+      }
+      return { name, t, bytes };
+    });
+    const stored = await Promise.all(
+      encoded.map(({ name, t, bytes }) => {
         const share = samples > 0 ? Math.round((meta.bytes * t.builder.sampleCount) / samples) : 0;
         const stub = this.env.INGESTER.get(this.env.INGESTER.idFromName(name));
         return stub.push({ tenant: this.tenant, service: t.service, shard: t.shard }, bytes, { ...meta, bytes: share });
       }),
     );
+    const refused = encoded.filter((_, i) => !stored[i]).map(({ t }) => t.service);
+    if (refused.length > 0) {
+      throw new IngestError(
+        "rate_limited",
+        "ingester_backlogged",
+        `the ingester of service ${JSON.stringify(refused[0])} is behind on writing blocks and refused the push; retry later`,
+      );
+    }
   }
 }
