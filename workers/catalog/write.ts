@@ -107,8 +107,8 @@ export async function catalogStatements(d1: D1Database, block: BlockRecord, stat
       .values({
         tenant,
         service,
-        firstSeen: svc.firstSeen,
-        lastSeen: svc.lastSeen,
+        firstSeen: stats.minTime,
+        lastSeen: stats.maxTime,
         profileTypes: JSON.stringify(svc.profileTypes),
         spyNames: JSON.stringify(svc.spyNames),
         sdkVersions: JSON.stringify(svc.sdkVersions),

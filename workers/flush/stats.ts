@@ -37,9 +37,8 @@ export interface LabelStatRow {
   samples: number;
   bytes: number;
 }
+/** The service catalog entry; its first and last seen are the flush's minTime and maxTime. */
 export interface ServiceRow {
-  firstSeen: number;
-  lastSeen: number;
   profileTypes: string[];
   spyNames: string[];
   sdkVersions: string[];
@@ -58,8 +57,6 @@ export class FlushStats {
   readonly series = new Map<string, SeriesRow>();
   readonly labels = new Map<string, LabelStatRow>();
   readonly service: ServiceRow = {
-    firstSeen: Infinity,
-    lastSeen: -Infinity,
     profileTypes: [],
     spyNames: [],
     sdkVersions: [],
@@ -125,10 +122,6 @@ export class FlushStats {
       }
     }
     const svc = this.service;
-    if (b.profileCount > 0) {
-      svc.firstSeen = Math.min(svc.firstSeen, this.minTime);
-      svc.lastSeen = Math.max(svc.lastSeen, this.maxTime);
-    }
     svc.profiles += b.profileCount;
     svc.ingestedBytes += meta.bytes;
     addToSet(svc.spyNames, meta.spyName);
