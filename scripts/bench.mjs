@@ -7,7 +7,8 @@
 //
 // Environment: TESTDATA_DIR (default ../shared/testdata), BENCH_CONCURRENCY (8),
 // BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
-// per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s).
+// per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s),
+// BENCH_SERVICE_VARS (extra `NAME:VALUE` service settings, space-separated, for experiments).
 // Results: bench-results/<section>.json; wrangler output: bench-results/logs/.
 //
 // To add a section: write scripts/bench/<name>.mjs exporting a run(opts) → results function and
