@@ -126,20 +126,30 @@ export async function maybeGunzipAsync(bytes: Uint8Array, maxBytes: number): Pro
 }
 
 async function inflateNative(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
-  const reader = new Response(bytes).body!.pipeThrough(new DecompressionStream("gzip")).getReader();
+  const out = await readUpTo(new Response(bytes).body!.pipeThrough(new DecompressionStream("gzip")), size);
+  return out?.length === size ? out : undefined;
+}
+
+/**
+ * Reads a stream whole, or undefined as soon as it passes `cap` bytes: the stream is then
+ * cancelled (not awaited, so a stalled source cannot delay the caller) and nothing past the cap
+ * is kept.
+ */
+async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number): Promise<Uint8Array | undefined> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     total += value.length;
-    if (total > size) {
+    if (total > cap) {
       reader.cancel().catch(() => {});
       return undefined;
     }
     chunks.push(value);
   }
-  return total === size ? concatBytes(chunks, total) : undefined;
+  return concatBytes(chunks, total);
 }
 
 /**
@@ -163,22 +173,9 @@ export async function readBodyCapped(
     stream = stream.body;
   }
   if (stream === null) return new Uint8Array(0);
-
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (maxBytes > 0 && total > maxBytes) {
-      // Not awaited: a slow or stalled client must not delay the refusal.
-      reader.cancel().catch(() => {});
-      throw bodyTooLarge();
-    }
-    chunks.push(value);
-  }
-  return concatBytes(chunks, total);
+  const body = await readUpTo(stream, maxBytes > 0 ? maxBytes : Infinity);
+  if (body === undefined) throw bodyTooLarge();
+  return body;
 }
 
 /** Pyroscope's wording, including go-humanize's decimal units ("4.2 MB" for 4 MiB). */
