@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { deflateSync, gunzipSync } from "fflate";
+import { deflateSync } from "fflate";
 import { Profile } from "pprof-format";
 import { describe, expect, it } from "vitest";
 import { BlockBuilder, type BuilderColumns, type Labels } from "../workers/block/builder";
@@ -20,7 +20,7 @@ import { DEFAULT_TAIL_BYTES, SectionKind, type Toc, TRAILER_SIZE, sectionOf } fr
 import { mergeInto } from "../workers/block/merge";
 import { writeTocAndTrailer } from "../workers/block/toc";
 import { ByteReader, ByteWriter } from "../workers/block/varint";
-import { testdata } from "./setup/testdata";
+import { plain, testdata, testdataList } from "./setup/testdata";
 
 const META: BlockMeta = { tenant: "tenant-ü", service: "app", shard: 3, blockId: "01J0000000000000000000000", createdAtMs: 1_700_000_123_456 };
 
@@ -557,10 +557,8 @@ describe("mergeInto", () => {
 const SKIP = new Set(["invalid_utf8.pb.gz", "dotnet-pprof-3.pb.gz"]);
 
 async function pprofFiles(): Promise<string[]> {
-  const res = await env.TESTDATA.fetch("http://testdata/pprof");
-  const names = (await res.json()) as string[];
   const files: string[] = [];
-  for (const name of names) {
+  for (const name of await testdataList("pprof")) {
     if (SKIP.has(name) || name.endsWith(".json")) continue;
     const r = await env.TESTDATA.fetch(`http://testdata/pprof/${name}`);
     // The corpus server lists directories as JSON; only plain files are profiles.
@@ -568,10 +566,6 @@ async function pprofFiles(): Promise<string[]> {
     await r.body?.cancel();
   }
   return files;
-}
-
-function unzip(bytes: Uint8Array): Uint8Array {
-  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
 }
 
 interface Fed {
@@ -641,7 +635,7 @@ describe("real profiles", () => {
     let encSum = 0;
     for (const file of files) {
       const onDisk = await testdata(`pprof/${file}`);
-      const raw = unzip(onDisk);
+      const raw = plain(onDisk);
       const { builder, types } = feed(raw, file);
       expect(new Set(types.map((t) => t.id)).size, file).toBe(types.length);
 

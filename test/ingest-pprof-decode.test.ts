@@ -4,13 +4,12 @@
 // refused as malformed_profile, never crash or hang.
 
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { gunzipSync } from "fflate";
 import { Profile } from "pprof-format";
 import { describe, expect, it } from "vitest";
 import { IngestError } from "../workers/ingest/errors";
 import { decodePprof } from "../workers/ingest/pprof";
 import type { PprofProfile } from "../workers/ingest/pprof-decode";
-import { testdata, testdataList } from "./setup/testdata";
+import { testdataList, testdataPlain } from "./setup/testdata";
 
 const SUBDIRS = ["gotruncatefix", "malformed", "phlaredb"];
 
@@ -19,8 +18,7 @@ async function corpusPprofs(): Promise<[string, Uint8Array][]> {
   for (const dir of ["", ...SUBDIRS.map((d) => `${d}/`)]) {
     for (const name of await testdataList(`pprof/${dir}`)) {
       if (name.endsWith(".json") || (dir === "" && SUBDIRS.includes(name))) continue;
-      const bytes = await testdata(`pprof/${dir}${name}`);
-      out.push([`${dir}${name}`, bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes]);
+      out.push([`${dir}${name}`, await testdataPlain(`pprof/${dir}${name}`)]);
     }
   }
   return out;

@@ -1,4 +1,3 @@
-import { gunzipSync } from "fflate";
 import {
   emptyTableToken,
   Function as PprofFunction,
@@ -16,19 +15,13 @@ import { DEFAULTS, type Config } from "../workers/config";
 import { IngestError } from "../workers/ingest/errors";
 import { decodePprof, normalizePprof, type NormalizeStats, type SampleTypeConfig } from "../workers/ingest/pprof";
 import { bySampleType, collapsed } from "./setup/collapsed";
-import { testdata, testdataList, testdataText } from "./setup/testdata";
+import { testdataList, testdataPlain, testdataText } from "./setup/testdata";
 
 // The corpus holds profiles from 2021 onwards: accept any age unless a test says otherwise.
 const CONFIG: Config = { ...DEFAULTS, RETENTION_SECONDS: 0 };
 // Pyroscope's own validation tests use this instant; synthetic profiles are stamped with it.
 const NOW = Date.UTC(2023, 1, 17, 12, 13, 14);
 
-const isGzip = (b: Uint8Array) => b.length > 1 && b[0] === 0x1f && b[1] === 0x8b;
-
-async function corpus(rel: string): Promise<Uint8Array> {
-  const bytes = await testdata(rel);
-  return isGzip(bytes) ? gunzipSync(bytes) : bytes;
-}
 
 interface Run {
   builder: BlockBuilder;
@@ -220,7 +213,7 @@ async function ingestCorpus(file: string, o: IngestOptions = {}): Promise<Run> {
   const sampleTypeConfig = entry?.st
     ? (JSON.parse(await testdataText(`pprof/${entry.st}`)) as SampleTypeConfig)
     : undefined;
-  return ingest(await corpus(`pprof/${file}`), { spyName: entry?.spy, sampleTypeConfig, ...o });
+  return ingest(await testdataPlain(`pprof/${file}`), { spyName: entry?.spy, sampleTypeConfig, ...o });
 }
 
 describe("accepted /ingest uploads (MANIFEST)", () => {
@@ -251,7 +244,7 @@ describe("goldens (expected/*.collapsed)", () => {
         const unit = parts.pop()!;
         const type = parts.pop()!;
         const file = parts.join(".");
-        const golden = new TextDecoder().decode(await corpus(`expected/${dir}${name}`));
+        const golden = new TextDecoder().decode(await testdataPlain(`expected/${dir}${name}`));
         const { builder } = await ingestCorpus(`${dir}${file}`, spy ? { spyName: spy } : {});
         expect(collapsed(builder, bySampleType(type, unit)), `${dir}${name}`).toBe(golden);
         checked++;
@@ -309,7 +302,7 @@ describe("label split", () => {
   });
 
   it("routes each series through the sink and interns symbols into every builder it touches", async () => {
-    const bytes = await corpus("pprof/cpu-exemplars.pb.gz");
+    const bytes = await testdataPlain("pprof/cpu-exemplars.pb.gz");
     const builders = new Map<string, BlockBuilder>();
     normalizePprof(
       decodePprof(bytes),
@@ -361,13 +354,13 @@ describe("spy fixes and normalisation", () => {
   it("dotnet-pprof-3.pb.gz: repaired on /ingest with dotnetspy, refused over Push", async () => {
     const { builder } = await ingestCorpus("dotnet-pprof-3.pb.gz");
     expect(totalsByType(builder)).toEqual({ "process_cpu:cpu:nanoseconds::nanoseconds": 5_653_000_000 });
-    const bytes = await corpus("pprof/dotnet-pprof-3.pb.gz");
+    const bytes = await testdataPlain("pprof/dotnet-pprof-3.pb.gz");
     const e = refusal(() => push(bytes, [["__name__", "process_cpu"], ["service_name", "dotnet"]]));
     expect([e.kind, e.reason, e.message]).toEqual(["invalid", "malformed_profile", "function id is 0"]);
   });
 
   it("invalid_utf8.pb.gz is refused on both paths and nothing is written", async () => {
-    const bytes = await corpus("pprof/invalid_utf8.pb.gz");
+    const bytes = await testdataPlain("pprof/invalid_utf8.pb.gz");
     for (const run of [() => ingest(bytes), () => push(bytes, [["__name__", "process_cpu"]])]) {
       const e = refusal(run);
       expect(e.reason).toBe("malformed_profile");
@@ -376,7 +369,7 @@ describe("spy fixes and normalisation", () => {
   });
 
   it("stores the type labels, drops __delta__, reserved name labels and the session id", async () => {
-    const { builder } = ingest(await corpus("pprof/cpu.pb.gz"), {
+    const { builder } = ingest(await testdataPlain("pprof/cpu.pb.gz"), {
       spyName: "gospy",
       nameLabels: [
         ["env", "prod"],

@@ -3,12 +3,12 @@
 
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { exports } from "cloudflare:workers";
-import { gunzipSync, gzipSync } from "fflate";
+import { gzipSync } from "fflate";
 import { Profile } from "pprof-format";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PushRequestSchema } from "../workers/gen/push/v1/push_pb";
 import { flushAll, storageSnapshot, storedSeries, type StoredSeries } from "./setup/storage";
-import { testdata } from "./setup/testdata";
+import { testdataPlain } from "./setup/testdata";
 
 interface Variant {
   name: string;
@@ -27,18 +27,14 @@ const VARIANTS: Variant[] = [
 
 const FILES = ["cpu.pb.gz", "heap.pb.gz", "profile_rust", "single_group_with_optional_span_id.pb.gz"];
 
-const isGz = (b: Uint8Array) => b[0] === 0x1f && b[1] === 0x8b;
-
 async function rawProfile(file: string, gzip: boolean): Promise<Uint8Array> {
-  const bytes = await testdata(`pprof/${file}`);
-  const plain = isGz(bytes) ? gunzipSync(bytes) : bytes;
-  return gzip ? gzipSync(plain) : plain;
+  const bytes = await testdataPlain(`pprof/${file}`);
+  return gzip ? gzipSync(bytes) : bytes;
 }
 
 /** Σ of each sample type of a pprof, computed from the file itself. */
 async function totalsOf(file: string): Promise<Map<string, number>> {
-  const bytes = await testdata(`pprof/${file}`);
-  const p = Profile.decode(isGz(bytes) ? gunzipSync(bytes) : bytes);
+  const p = Profile.decode(await testdataPlain(`pprof/${file}`));
   const str = (i: number | bigint) => p.stringTable.strings[Number(i)];
   const out = new Map<string, number>();
   p.sampleType.forEach((st, i) => {
