@@ -32,7 +32,7 @@ const union = (column: string, incoming: string) =>
     `(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${column}) UNION SELECT value FROM json_each(${incoming}) ORDER BY value))`,
   );
 
-export async function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<BatchItem<"sqlite">[]> {
+async function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<BatchItem<"sqlite">[]> {
   const db = drizzle(d1);
   const seriesRows = await Promise.all(
     [...stats.series.entries()].map(async ([key, row]) => ({ row, fingerprint: await fingerprint(key) })),

@@ -45,12 +45,6 @@ export class Dispatch {
     return t.builder;
   };
 
-  get profileCount(): number {
-    let n = 0;
-    for (const t of this.targets.values()) n += t.builder.profileCount;
-    return n;
-  }
-
   /**
    * Sends every non-empty builder to its ingester in parallel; resolves when all are durable.
    * `meta.bytes` is shared among the ingesters by sample count. Everything is encoded and checked

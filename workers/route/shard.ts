@@ -8,7 +8,7 @@
 import type { Labels } from "../block/builder";
 import { fnv1a32 } from "./hash";
 
-export function seriesIdentity(labels: Labels): string {
+function seriesIdentity(labels: Labels): string {
   let key = "";
   for (const [n, v] of labels) if (!n.startsWith("__")) key += `${n}\u0001${v}\u0000`;
   return key;
