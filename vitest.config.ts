@@ -28,6 +28,7 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
           // The shared corpus holds profiles from 2021 onwards: accept any age in tests.
           RETENTION_SECONDS: "0",
+          MAX_QUERY_LOOKBACK_SECONDS: "0",
           // Small enough that the over-limit test does not allocate 256 MiB.
           INGESTION_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
         },

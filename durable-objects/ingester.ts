@@ -15,11 +15,14 @@ import { BlockBuilder } from "../workers/block/builder";
 import { decodeBlock } from "../workers/block/decode";
 import { encodeBlock } from "../workers/block/encode";
 import { mergeInto } from "../workers/block/merge";
-import { commitFlush, isCommitted } from "../workers/catalog/write";
+import { commitFlush, isCommitted, registerIngester } from "../workers/catalog/write";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
 import { blockObjectKey } from "../workers/flush/keys";
+import { accumulatorFor } from "../workers/query/evaluate";
+import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
+import { viewOfBytes } from "../workers/query/view";
 import { concatBytes } from "../workers/util/bytes";
 
 export interface IngesterIdentity {
@@ -112,6 +115,9 @@ export class Ingester extends DurableObject<Env> {
     if (this.state.frozen !== null && INGESTER_MAX_BUFFERED_BYTES > 0 && this.bufferedBytes >= INGESTER_MAX_BUFFERED_BYTES) {
       return false;
     }
+    // Queries find ingesters in the catalog: register before the first acknowledgement, so that
+    // no acknowledged profile is ever invisible to them.
+    if (!this.state.identity) await registerIngester(this.env.DB, identity.tenant, identity.service, identity.shard);
     const now = Date.now();
     const t = table(this.state.active);
     const push = this.nextPush;
@@ -205,7 +211,7 @@ export class Ingester extends DurableObject<Env> {
   /** Writes generation `gen` as one block and commits it, unless a previous attempt already did. */
   private async writeBlock(identity: IngesterIdentity, gen: number, createdAt: number): Promise<FlushResult | null> {
     const { tenant, service, shard } = identity;
-    const blockId = `${this.state.epoch}-${String(gen).padStart(10, "0")}`;
+    const blockId = this.blockId(gen);
     const objectKey = blockObjectKey(tenant, service, shard, blockId);
     // A crash after the commit must not upload the object again (a compaction may own it by then).
     if (await isCommitted(this.env.DB, blockId, objectKey)) {
@@ -255,6 +261,42 @@ export class Ingester extends DurableObject<Env> {
     }
     finish();
     return { builder, stats };
+  }
+
+  private blockId(gen: number): string {
+    return `${this.state.epoch}-${String(gen).padStart(10, "0")}`;
+  }
+
+  /**
+   * Evaluates a query over everything buffered and not yet dropped. `covered` names the block the
+   * frozen generation becomes: the caller reads the catalog after this answer and skips that
+   * block, so a flush completing meanwhile neither hides nor double-counts a profile.
+   */
+  async query(spec: QuerySpec, task: Task): Promise<PartialResult & { covered: string | null }> {
+    const acc = accumulatorFor(task, spec);
+    const { frozen, active } = this.state;
+    const pushes: Uint8Array[] = [];
+    // One synchronous read of both generations: a flush cannot drop a table half-way through it.
+    for (const gen of frozen === null ? [active] : [frozen, active]) {
+      let current = -1;
+      let parts: Uint8Array[] = [];
+      const rows = this.sql.exec<{ push: number; data: ArrayBuffer }>(`SELECT push, data FROM ${table(gen)} ORDER BY push, part`);
+      for (const row of rows) {
+        if (row.push !== current && parts.length > 0) {
+          pushes.push(concatBytes(parts));
+          parts = [];
+        }
+        current = row.push;
+        parts.push(new Uint8Array(row.data));
+      }
+      if (parts.length > 0) pushes.push(concatBytes(parts));
+    }
+    const covered = frozen === null ? null : this.blockId(frozen);
+    for (const bytes of pushes) {
+      acc.add(viewOfBytes(bytes, acc.depth));
+      acc.stats.pushes++;
+    }
+    return { partial: acc.result(), stats: acc.stats, covered };
   }
 
   /** Counts of what is buffered and not yet flushed (for tests and operations). */

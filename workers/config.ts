@@ -40,6 +40,28 @@ export interface Config {
   INGEST_SHARDS: number;
   /** Per-service shard counts, `svc-a=8,svc-b=4`; overrides INGEST_SHARDS for those services. */
   INGEST_SHARDS_OVERRIDES: string;
+  /**
+   * Queries reaching further back than this are clamped to it, and a range entirely older
+   * answers empty (spec §3.0). Pyroscope's default is 7 days; ours follows the retention so that
+   * everything kept can be read. 0 = no lookback limit.
+   */
+  MAX_QUERY_LOOKBACK_SECONDS: number;
+  /**
+   * Longest query range. Pyroscope's default (1 day) refuses the 7-day range Grafana offers
+   * (spec §9.2), so ours is 31 days. 0 = no limit.
+   */
+  MAX_QUERY_LENGTH_SECONDS: number;
+  /** `max_nodes` when a request leaves it unset or 0 (spec §3.0). */
+  MAX_FLAMEGRAPH_NODES_DEFAULT: number;
+  /** Largest `max_nodes` a request may ask for. */
+  MAX_FLAMEGRAPH_NODES_MAX: number;
+  /**
+   * Merger Durable Objects a query spreads its blocks over (by a hash of the block id): the
+   * parallelism of one query and the number of sub-invocations it costs at most.
+   */
+  MERGE_FANOUT: number;
+  /** Decoded block sections each merger keeps for repeated queries. */
+  QUERY_CACHE_BYTES: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -59,6 +81,12 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   INGESTER_MAX_BUFFERED_BYTES: 32 * 1024 * 1024,
   INGEST_SHARDS: 1,
   INGEST_SHARDS_OVERRIDES: "",
+  MAX_QUERY_LOOKBACK_SECONDS: 30 * 24 * 3600,
+  MAX_QUERY_LENGTH_SECONDS: 31 * 24 * 3600,
+  MAX_FLAMEGRAPH_NODES_DEFAULT: 8192,
+  MAX_FLAMEGRAPH_NODES_MAX: 1048576,
+  MERGE_FANOUT: 16,
+  QUERY_CACHE_BYTES: 32 * 1024 * 1024,
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */

@@ -8,8 +8,11 @@ import { ConnectService } from "./http/connect";
 import { errorResponse } from "./http/errors";
 import { handleIngest } from "./http/ingest";
 import { registerPush } from "./http/push";
+import { registerQuerier } from "./http/querier";
+import { handleLegacy } from "./http/render";
 
 export { Ingester } from "../durable-objects/ingester";
+export { Merger } from "../durable-objects/merger";
 
 /** Tenancy arrives with issue #5; until then every request belongs to Pyroscope's default tenant. */
 const TENANT = "anonymous";
@@ -23,7 +26,10 @@ function runtime(env: Env) {
     cached = {
       env,
       config,
-      connect: new ConnectService((router) => registerPush(router), config.INGESTION_BODY_LIMIT_BYTES),
+      connect: new ConnectService((router) => {
+        registerPush(router);
+        registerQuerier(router);
+      }, config.INGESTION_BODY_LIMIT_BYTES),
     };
   }
   return cached;
@@ -47,6 +53,10 @@ router
   .post("/pyroscope/ingest", (req, env) => timed("ingest", handleIngest(req, env, runtime(env).config, TENANT)))
   .all("/ingest", () => errorResponse(405, "use POST for /ingest", { Allow: "POST" }))
   .all("/pyroscope/ingest", () => errorResponse(405, "use POST for /pyroscope/ingest", { Allow: "POST" }))
+  .get("/pyroscope/render", (req, env) => handleLegacy("render", req, env, runtime(env).config, TENANT))
+  .get("/pyroscope/render-diff", (req, env) => handleLegacy("render-diff", req, env, runtime(env).config, TENANT))
+  .get("/pyroscope/label-values", (req, env) => handleLegacy("label-values", req, env, runtime(env).config, TENANT))
+  .get("/pyroscope/labels", (req, env) => handleLegacy("labels", req, env, runtime(env).config, TENANT))
   .all("*", (req, env) => {
     const rt = runtime(env);
     const path = rt.connect.resolve(new URL(req.url).pathname);

@@ -51,7 +51,8 @@ function locationFrames(b: BlockBuilder, loc: number): string[] {
 
 const encoder = new TextEncoder();
 
-function compareBytes(a: string, b: string): number {
+/** Byte order of the UTF-8 encodings: the goldens' line order. */
+export function compareBytes(a: string, b: string): number {
   const x = encoder.encode(a);
   const y = encoder.encode(b);
   const n = Math.min(x.length, y.length);

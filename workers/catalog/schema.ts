@@ -105,3 +105,18 @@ export const services = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.service] })],
 );
+
+/**
+ * Every ingester that has accepted a push, registered before its first acknowledgement: queries
+ * ask these for data not yet flushed, so a profile is readable as soon as its push returns.
+ */
+export const ingesters = sqliteTable(
+  "ingesters",
+  {
+    tenant: text("tenant").notNull(),
+    service: text("service").notNull(),
+    shard: integer("shard").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.service, t.shard] })],
+);

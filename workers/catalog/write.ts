@@ -5,7 +5,7 @@ import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { FlushStats } from "../flush/stats";
-import { blocks, blockTypes, labelStats, series, services } from "./schema";
+import { blocks, blockTypes, ingesters, labelStats, series, services } from "./schema";
 
 export const D1_MAX_PARAMS = 100;
 
@@ -171,4 +171,9 @@ async function fingerprint(key: string): Promise<string> {
   let hex = "";
   for (let i = 0; i < 8; i++) hex += digest[i].toString(16).padStart(2, "0");
   return hex;
+}
+
+/** Records an ingester once, before its first push is acknowledged (idempotent). */
+export async function registerIngester(d1: D1Database, tenant: string, service: string, shard: number): Promise<void> {
+  await drizzle(d1).insert(ingesters).values({ tenant, service, shard, createdAt: Date.now() }).onConflictDoNothing();
 }

@@ -1,0 +1,81 @@
+// A query sub-invocation: merges a group of flushed blocks into one compact partial result. The
+// query Worker spreads a query's blocks over MERGE_FANOUT of these objects by a hash of the block
+// id, so each runs with its own memory and CPU budget in parallel, and the same block always
+// lands on the same object: its decoded sections stay cached there (bounded by QUERY_CACHE_BYTES)
+// and a repeated query skips R2, inflating and decoding. Blocks are immutable, so the cache is
+// never stale; a deleted object simply misses.
+
+import { DurableObject } from "cloudflare:workers";
+import { type Config, loadConfig } from "../workers/config";
+import type { Env } from "../workers/env";
+import { accumulatorFor } from "../workers/query/evaluate";
+import type { BlockRef } from "../workers/query/plan";
+import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
+import { type BlockView, type Depth, depthCovers, viewOfObject } from "../workers/query/view";
+
+/** Blocks fetched ahead of the one being merged: hides R2 latency, bounds memory. */
+const PREFETCH = 4;
+
+export class Merger extends DurableObject<Env> {
+  private readonly config: Config;
+  /** Decoded views by object key, least recently used first (Map keeps insertion order). */
+  private readonly cache = new Map<string, { view: BlockView; depth: Depth }>();
+  private cachedBytes = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = loadConfig(env);
+  }
+
+  async run(spec: QuerySpec, task: Task, blocks: BlockRef[]): Promise<PartialResult> {
+    const acc = accumulatorFor(task, spec);
+    const pending: Promise<BlockView | null>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (next < blocks.length && pending.length < PREFETCH) pending.push(this.view(blocks[next++], acc.depth, acc.stats));
+    };
+    fill();
+    while (pending.length > 0) {
+      const view = await pending.shift()!;
+      fill();
+      if (!view) continue;
+      acc.add(view);
+      acc.stats.blocks++;
+    }
+    return { partial: acc.result(), stats: acc.stats };
+  }
+
+  private async view(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<BlockView | null> {
+    const hit = this.cache.get(b.objectKey);
+    if (hit && depthCovers(hit.depth, depth)) {
+      this.cache.delete(b.objectKey);
+      this.cache.set(b.objectKey, hit);
+      return hit.view;
+    }
+    const view = await viewOfObject(this.env.BLOCKS, b.objectKey, b.service, depth);
+    if (!view) {
+      console.warn(`merger: block ${b.id} (${b.objectKey}) is in the catalog but not in R2; skipped`);
+      return null;
+    }
+    stats.bytesRead += view.bytesRead;
+    this.remember(b.objectKey, view, depth);
+    return view;
+  }
+
+  private remember(key: string, view: BlockView, depth: Depth): void {
+    const limit = this.config.QUERY_CACHE_BYTES;
+    if (view.memoryBytes > limit / 4) return;
+    const old = this.cache.get(key);
+    if (old) {
+      this.cachedBytes -= old.view.memoryBytes;
+      this.cache.delete(key);
+    }
+    this.cache.set(key, { view, depth });
+    this.cachedBytes += view.memoryBytes;
+    for (const [k, v] of this.cache) {
+      if (this.cachedBytes <= limit) break;
+      this.cache.delete(k);
+      this.cachedBytes -= v.view.memoryBytes;
+    }
+  }
+}

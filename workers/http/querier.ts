@@ -1,0 +1,232 @@
+// querier.v1.QuerierService over Connect (spec API.md §3): maps protobuf requests to the query
+// operations in query/api.ts and their results back to protobuf messages.
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  type FlameGraph,
+  FlameGraphDiffSchema,
+  FlameGraphSchema,
+  ProfileFormat,
+  QuerierService,
+  type SelectMergeStacktracesRequest,
+} from "../gen/querier/v1/querier_pb";
+import { TimeSeriesAggregationType, ExemplarType, type StackTraceSelector } from "../gen/types/v1/types_pb";
+import * as api from "../query/api";
+import { toFlameGraph, toFlameGraphDiff, toTreeBytes, type FlameGraphData } from "../query/flamegraph";
+import { resolveMaxNodes } from "../query/limits";
+import { toPprof } from "../query/pprof-out";
+import type { FrameTree } from "../query/tree";
+import { focusCallSite } from "../query/focus";
+import { requestContext } from "./connect";
+
+function queryContext(ctx: HandlerContext): api.QueryContext {
+  const { env, config, tenant } = requestContext(ctx);
+  return { env, config, tenant, nowMs: Date.now() };
+}
+
+/** Clients opt into UTF-8 label names with an `Accept` capability (spec §3.2). */
+function utf8Names(ctx: HandlerContext): boolean {
+  return (ctx.requestHeader.get("Accept") ?? "").includes("allow-utf8-labelnames=true");
+}
+
+function flameGraphMessage(fg: FlameGraphData): FlameGraph {
+  return create(FlameGraphSchema, {
+    names: fg.names,
+    levels: fg.levels.map((values) => ({ values: values.map((v) => BigInt(v)) })),
+    total: BigInt(fg.total),
+    maxSelf: BigInt(fg.maxSelf),
+  });
+}
+
+function unsupportedProfileIds(ids: readonly string[]): void {
+  if (ids.length > 0) {
+    throw new ConnectError("profile_id_selector is not supported: this server stores no profile ids (it returns no exemplars)", Code.Unimplemented);
+  }
+}
+
+interface MergeRequest {
+  profileTypeID: string;
+  labelSelector: string;
+  start: bigint;
+  end: bigint;
+  spanSelector?: string[];
+  traceIdSelector?: string[];
+  stackTraceSelector?: StackTraceSelector;
+}
+
+async function mergedTree(q: api.QueryContext, r: MergeRequest): Promise<FrameTree> {
+  const { tree } = await api.mergeTree(q, {
+    profileTypeId: r.profileTypeID,
+    labelSelector: r.labelSelector,
+    start: Number(r.start),
+    end: Number(r.end),
+    spans: r.spanSelector,
+    traces: r.traceIdSelector,
+  });
+  const callSite = r.stackTraceSelector?.goPgo ? [] : (r.stackTraceSelector?.callSite ?? []).map((l) => l.name);
+  return callSite.length > 0 ? focusCallSite(tree, callSite) : tree;
+}
+
+async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: number) {
+  const { profile, type, range } = await api.mergeProfile(q, {
+    profileTypeId: r.profileTypeID,
+    labelSelector: r.labelSelector,
+    start: Number(r.start),
+    end: Number(r.end),
+    spans: r.spanSelector,
+    traces: r.traceIdSelector,
+  });
+  const endMs = range?.endMs ?? Number(r.end);
+  const startMs = range?.startMs ?? Number(r.start);
+  return toPprof(profile, {
+    sampleType: type.sampleType,
+    sampleUnit: type.sampleUnit,
+    periodType: type.periodType,
+    periodUnit: type.periodUnit,
+    period: 0n,
+    timeNanos: BigInt(Math.max(0, endMs)) * 1_000_000n,
+    durationNanos: BigInt(Math.max(0, endMs - startMs)) * 1_000_000n,
+    maxNodes,
+  });
+}
+
+async function selectMergeStacktraces(q: api.QueryContext, r: SelectMergeStacktracesRequest) {
+  unsupportedProfileIds(r.profileIdSelector);
+  if (r.format === ProfileFormat.PPROF) {
+    return { pprof: { profile: await mergeProfile(q, r, r.maxNodes ? Number(r.maxNodes) : 0) } };
+  }
+  if (r.format === ProfileFormat.DOT) {
+    throw new ConnectError("PROFILE_FORMAT_DOT is not supported; ask for PROFILE_FORMAT_PPROF and render it with `go tool pprof -dot`", Code.Unimplemented);
+  }
+  const maxNodes = resolveMaxNodes(r.maxNodes, q.config);
+  const tree = await mergedTree(q, r);
+  if (r.format === ProfileFormat.TREE) return { tree: toTreeBytes(tree, maxNodes) };
+  return { flamegraph: flameGraphMessage(toFlameGraph(tree, maxNodes)) };
+}
+
+export function registerQuerier(router: ConnectRouter): void {
+  router.service(QuerierService, {
+    async profileTypes(req, ctx) {
+      const types = await api.profileTypes(queryContext(ctx), Number(req.start), Number(req.end));
+      return {
+        profileTypes: types.map((t) => ({
+          ID: t.id,
+          name: t.name,
+          sampleType: t.sampleType,
+          sampleUnit: t.sampleUnit,
+          periodType: t.periodType,
+          periodUnit: t.periodUnit,
+        })),
+      };
+    },
+
+    async labelNames(req, ctx) {
+      return { names: await api.labelNames(queryContext(ctx), req.matchers, Number(req.start), Number(req.end), utf8Names(ctx)) };
+    },
+
+    async labelValues(req, ctx) {
+      return { names: await api.labelValues(queryContext(ctx), req.name, req.matchers, Number(req.start), Number(req.end)) };
+    },
+
+    async series(req, ctx) {
+      const sets = await api.seriesLabels(queryContext(ctx), req.matchers, req.labelNames, Number(req.start), Number(req.end), utf8Names(ctx));
+      return { labelsSet: sets.map((labels) => ({ labels: labels.map(([name, value]) => ({ name, value })) })) };
+    },
+
+    async selectMergeStacktraces(req, ctx) {
+      return selectMergeStacktraces(queryContext(ctx), req);
+    },
+
+    async selectMergeSpanProfile(req, ctx) {
+      const q = queryContext(ctx);
+      const maxNodes = resolveMaxNodes(req.maxNodes, q.config);
+      const tree = await mergedTree(q, req);
+      if (req.format === ProfileFormat.TREE) return { tree: toTreeBytes(tree, maxNodes) };
+      return { flamegraph: flameGraphMessage(toFlameGraph(tree, maxNodes)) };
+    },
+
+    async selectMergeProfile(req, ctx) {
+      unsupportedProfileIds(req.profileIdSelector);
+      // Not defaulted nor capped here (spec §3.7): unset or 0 means the whole profile.
+      const maxNodes = req.maxNodes ? Number(req.maxNodes) : 0;
+      if (maxNodes < 0) throw new ConnectError("max_nodes must not be negative", Code.InvalidArgument);
+      return mergeProfile(queryContext(ctx), req, maxNodes);
+    },
+
+    async selectSeries(req, ctx) {
+      if (req.exemplarType === ExemplarType.SPAN) {
+        throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
+      }
+      const series = await api.selectSeries(queryContext(ctx), {
+        profileTypeId: req.profileTypeID,
+        labelSelector: req.labelSelector,
+        start: Number(req.start),
+        end: Number(req.end),
+        step: req.step,
+        groupBy: req.groupBy,
+        average: req.aggregation === TimeSeriesAggregationType.AVERAGE,
+        limit: req.limit ? Number(req.limit) : 0,
+      });
+      return {
+        series: series.map((s) => ({
+          labels: s.labels.map(([name, value]) => ({ name, value })),
+          points: s.points.map((p) => ({ value: p.value, timestamp: BigInt(p.timestamp) })),
+        })),
+      };
+    },
+
+    async selectHeatmap() {
+      throw new ConnectError("SelectHeatmap is not supported yet; use SelectSeries", Code.Unimplemented);
+    },
+
+    async diff(req, ctx) {
+      const q = queryContext(ctx);
+      const left = req.left;
+      const right = req.right;
+      if (!left || !right) throw new ConnectError("left and right are required", Code.InvalidArgument);
+      const max = (a?: bigint, b?: bigint) => ((a ?? 0n) > (b ?? 0n) ? a : b);
+      const maxNodes = resolveMaxNodes(max(left.maxNodes, right.maxNodes), q.config);
+      const [l, r] = await Promise.all([mergedTree(q, left), mergedTree(q, right)]);
+      const d = toFlameGraphDiff(l, r, maxNodes);
+      return {
+        flamegraph: create(FlameGraphDiffSchema, {
+          names: d.names,
+          levels: d.levels.map((values) => ({ values: values.map((v) => BigInt(v)) })),
+          total: BigInt(d.total),
+          maxSelf: BigInt(d.maxSelf),
+          leftTicks: BigInt(d.leftTicks),
+          rightTicks: BigInt(d.rightTicks),
+        }),
+      };
+    },
+
+    async getProfileStats(_req, ctx) {
+      const stats = await api.profileStats(queryContext(ctx));
+      if (!stats) return { dataIngested: false, oldestProfileTime: 9223372036854775807n, newestProfileTime: -9223372036854775808n };
+      return { dataIngested: true, oldestProfileTime: BigInt(stats.oldest), newestProfileTime: BigInt(stats.newest) };
+    },
+
+    async analyzeQuery(req, ctx) {
+      const a = await api.analyze(queryContext(ctx), req.query, Number(req.start), Number(req.end));
+      return {
+        queryScopes: [
+          {
+            componentType: "Ingesters (not yet flushed)",
+            componentCount: BigInt(a.ingesters),
+          },
+          {
+            componentType: "Object storage (R2 blocks)",
+            componentCount: 1n,
+            blockCount: BigInt(a.blocks),
+            seriesCount: BigInt(a.series),
+            profileCount: BigInt(a.profiles),
+            sampleCount: BigInt(a.samples),
+            profileBytes: BigInt(a.blockBytes),
+          },
+        ],
+        queryImpact: { totalBytesInTimeRange: BigInt(a.blockBytes), totalQueriedSeries: BigInt(a.series) },
+      };
+    },
+  });
+}

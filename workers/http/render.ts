@@ -1,0 +1,144 @@
+// The legacy Pyroscope query API (spec API.md §5): /pyroscope/render, /render-diff,
+// /label-values and /labels, as plain GET requests answered with flamebearer JSON. Used by
+// Perses, older Grafana plugins and scripts; built on the same operations as querier.v1.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import { parseTimeMs } from "../ingest/attime";
+import * as api from "../query/api";
+import { toFlameGraph, toFlameGraphDiff } from "../query/flamegraph";
+import { resolveMaxNodes } from "../query/limits";
+import { parseQuery, SelectorError } from "../query/selector";
+import { buildTimeline, calcPointIntervalSec, flamebearerMetadata, type FlamebearerProfile, type Timeline } from "../render/legacy";
+import { errorResponse } from "./errors";
+
+const HOUR_MS = 3_600_000;
+
+/** Connect code → HTTP status (spec §4.4), for errors of the shared query operations. */
+const STATUS_BY_CODE: Partial<Record<Code, number>> = {
+  [Code.InvalidArgument]: 400,
+  [Code.FailedPrecondition]: 400,
+  [Code.OutOfRange]: 400,
+  [Code.Unauthenticated]: 401,
+  [Code.PermissionDenied]: 403,
+  [Code.NotFound]: 404,
+  [Code.ResourceExhausted]: 429,
+  [Code.Unimplemented]: 501,
+  [Code.Unavailable]: 503,
+  [Code.DeadlineExceeded]: 504,
+};
+
+export async function handleLegacy(
+  route: "render" | "render-diff" | "label-values" | "labels",
+  req: Request,
+  env: Env,
+  config: Config,
+  tenant: string,
+): Promise<Response> {
+  const ctx: api.QueryContext = { env, config, tenant, nowMs: Date.now() };
+  const params = new URL(req.url).searchParams;
+  try {
+    switch (route) {
+      case "render":
+        return Response.json(await render(ctx, params));
+      case "render-diff":
+        return Response.json(await renderDiff(ctx, params));
+      case "label-values":
+        return Response.json(await labelValues(ctx, params));
+      case "labels":
+        return Response.json(await api.labelNames(ctx, [], ctx.nowMs - HOUR_MS, ctx.nowMs, false));
+    }
+  } catch (err) {
+    if (err instanceof ConnectError) return errorResponse(STATUS_BY_CODE[err.code] ?? 500, err.rawMessage);
+    throw err;
+  }
+}
+
+function badRequest(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
+
+/** `<profile type>{matchers}` → the profile type id and the selector text that follows it. */
+function splitQuery(query: string | null, field: string): { profileTypeId: string; labelSelector: string } {
+  if (!query) throw badRequest(`"${field}" is required`);
+  try {
+    const { profileType } = parseQuery(query, field);
+    const brace = query.indexOf("{");
+    return { profileTypeId: profileType.id, labelSelector: brace >= 0 ? query.slice(brace) : "{}" };
+  } catch (err) {
+    if (err instanceof SelectorError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
+/** `from` defaults to an hour ago (the OG UI's default) and `until` to now. */
+function timeRange(params: URLSearchParams, fromKey: string, untilKey: string, nowMs: number): { start: number; end: number } {
+  const from = params.get(fromKey);
+  return { start: from ? parseTimeMs(from, nowMs) : nowMs - HOUR_MS, end: parseTimeMs(params.get(untilKey), nowMs) };
+}
+
+function maxNodesParam(params: URLSearchParams, config: Config): number {
+  const raw = params.get("maxNodes") ?? params.get("max-nodes");
+  const n = raw === null ? 0 : Number.parseInt(raw, 10);
+  return resolveMaxNodes(Number.isFinite(n) && n > 0 ? n : 0, config);
+}
+
+async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<FlamebearerProfile> {
+  if (params.get("format") === "dot") throw new ConnectError("format=dot is not supported; use format=json", Code.Unimplemented);
+  const { profileTypeId, labelSelector } = splitQuery(params.get("query"), "query");
+  const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+  const maxNodes = maxNodesParam(params, ctx.config);
+  const groupBy = params.getAll("groupBy").filter((g) => g !== "");
+  const stepSec = calcPointIntervalSec(start, end);
+  const sel = { profileTypeId, labelSelector, start, end };
+  const [{ tree }, series] = await Promise.all([
+    api.mergeTree(ctx, sel),
+    api.selectSeries(ctx, { ...sel, step: stepSec, groupBy, average: params.get("aggregation") === "avg", limit: 0 }),
+  ]);
+  const fg = toFlameGraph(tree, maxNodes);
+  const timelineOf = (points: api.SeriesResult["points"]): Timeline => buildTimeline(points, start, end, stepSec);
+  let groups: Record<string, Timeline> | null = null;
+  if (groupBy.length > 0) {
+    groups = {};
+    for (const s of series) groups[s.labels.find(([n]) => n === groupBy[0])?.[1] ?? "*"] = timelineOf(s.points);
+  }
+  return {
+    version: 1,
+    flamebearer: { names: fg.names, levels: fg.levels, numTicks: fg.total, maxSelf: fg.maxSelf },
+    metadata: flamebearerMetadata(profileTypeId, "single"),
+    timeline: timelineOf(series.length === 1 ? series[0].points : []),
+    groups,
+    heatmap: null,
+  };
+}
+
+async function renderDiff(ctx: api.QueryContext, params: URLSearchParams): Promise<FlamebearerProfile> {
+  const left = splitQuery(params.get("leftQuery"), "leftQuery");
+  const right = splitQuery(params.get("rightQuery"), "rightQuery");
+  if (left.profileTypeId !== right.profileTypeId) throw badRequest("profile types must match");
+  const maxNodes = maxNodesParam(params, ctx.config);
+  const [l, r] = await Promise.all([
+    api.mergeTree(ctx, { ...left, ...timeRange(params, "leftFrom", "leftUntil", ctx.nowMs) }),
+    api.mergeTree(ctx, { ...right, ...timeRange(params, "rightFrom", "rightUntil", ctx.nowMs) }),
+  ]);
+  const d = toFlameGraphDiff(l.tree, r.tree, maxNodes);
+  return {
+    version: 1,
+    flamebearer: { names: d.names, levels: d.levels, numTicks: d.total, maxSelf: d.maxSelf },
+    metadata: flamebearerMetadata(left.profileTypeId, "double"),
+    timeline: null,
+    groups: null,
+    heatmap: null,
+    leftTicks: d.leftTicks,
+    rightTicks: d.rightTicks,
+  };
+}
+
+/** `label=__name__` lists profile type ids; any other label its values, over the last hour. */
+async function labelValues(ctx: api.QueryContext, params: URLSearchParams): Promise<string[]> {
+  const label = params.get("label");
+  if (!label) throw badRequest("label parameter is required");
+  if (label === "__name__") return (await api.profileTypes(ctx, 0, 0)).map((t) => t.id);
+  return api.labelValues(ctx, label, [], ctx.nowMs - HOUR_MS, ctx.nowMs);
+}

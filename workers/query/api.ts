@@ -1,0 +1,236 @@
+// The query operations behind both the querier.v1 Connect service and the legacy HTTP API:
+// validate, build the query spec, execute it over ingesters and blocks, and combine the partial
+// results. Transport-free: requests and results are plain values, errors are ConnectErrors.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { BlockBuilder } from "../block/builder";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import { combineLabels, combineProfiles, combineSeries, combineTrees } from "./combine";
+import { execute, planBlocks, type QueryOutcome } from "./execute";
+import { DEFAULT_LABELS_SPAN_MS, DEFAULT_PROFILE_TYPES_SPAN_MS, resolveRange, type TimeRange } from "./limits";
+import {
+  type Matcher,
+  type ProfileTypeParts,
+  parseMatchers,
+  parseProfileTypeId,
+  parseSelector,
+  SelectorError,
+} from "./selector";
+import { emptyStats, type LabelPairs, type QuerySpec, type ReadStats, type SeriesEntry, type Task } from "./spec";
+import { FrameTree } from "./tree";
+
+export interface QueryContext {
+  env: Env;
+  config: Config;
+  tenant: string;
+  nowMs: number;
+}
+
+/** The selection common to the merge and series methods, as a request carries it. */
+export interface Selection {
+  profileTypeId: string;
+  labelSelector: string;
+  start: number;
+  end: number;
+  spans?: readonly string[];
+  traces?: readonly string[];
+}
+
+function invalid(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
+
+/** Runs `parse`, turning selector errors into invalid_argument. */
+function parsed<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SelectorError) throw invalid(err.message);
+    throw err;
+  }
+}
+
+function specOf(ctx: QueryContext, profileType: string | null, matchers: readonly Matcher[], range: TimeRange, sel?: Selection): QuerySpec {
+  return {
+    tenant: ctx.tenant,
+    profileType,
+    matchers: matchers.map((m) => ({ name: m.name, op: m.op, value: m.value })),
+    startMs: range.startMs,
+    endMs: range.endMs,
+    spans: [...(sel?.spans ?? [])],
+    traces: [...(sel?.traces ?? [])],
+  };
+}
+
+/** Validates a selection; null when its range lies entirely outside the lookback (empty answer). */
+export function selectionSpec(ctx: QueryContext, sel: Selection): { spec: QuerySpec; type: ProfileTypeParts } | null {
+  const type = parsed(() => parseProfileTypeId(sel.profileTypeId));
+  const matchers = parsed(() => parseSelector(sel.labelSelector));
+  if ((sel.spans?.length ?? 0) > 0 && (sel.traces?.length ?? 0) > 0) {
+    throw invalid("span_selector and trace_id_selector cannot be combined");
+  }
+  const range = resolveRange(sel.start, sel.end, ctx.config, ctx.nowMs);
+  if (!range) return null;
+  return { spec: specOf(ctx, type.id, matchers, range, sel), type };
+}
+
+async function run(ctx: QueryContext, spec: QuerySpec, task: Task): Promise<QueryOutcome> {
+  return execute(ctx.env, ctx.config, spec, task);
+}
+
+export async function mergeTree(ctx: QueryContext, sel: Selection): Promise<{ tree: FrameTree; stats: ReadStats }> {
+  const q = selectionSpec(ctx, sel);
+  if (!q) return { tree: new FrameTree(), stats: emptyStats() };
+  const out = await run(ctx, q.spec, { kind: "tree" });
+  return { tree: combineTrees(out.partials), stats: out.stats };
+}
+
+export async function mergeProfile(ctx: QueryContext, sel: Selection): Promise<{ profile: BlockBuilder | null; type: ProfileTypeParts; range: TimeRange | null }> {
+  const q = selectionSpec(ctx, sel);
+  const type = parsed(() => parseProfileTypeId(sel.profileTypeId));
+  if (!q) return { profile: null, type, range: null };
+  const out = await run(ctx, q.spec, { kind: "profile" });
+  return { profile: combineProfiles(out.partials), type, range: { startMs: q.spec.startMs, endMs: q.spec.endMs } };
+}
+
+export interface SeriesQuery extends Selection {
+  /** Seconds, as the request carries it. */
+  step: number;
+  groupBy: readonly string[];
+  average: boolean;
+  limit: number;
+}
+
+export interface SeriesResult {
+  labels: LabelPairs;
+  points: { timestamp: number; value: number }[];
+}
+
+export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<SeriesResult[]> {
+  if (!(q.step >= 0.001)) throw invalid("step must be >= 1ms");
+  const s = selectionSpec(ctx, q);
+  if (!s) return [];
+  const stepMs = Math.trunc(q.step * 1000);
+  const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy] });
+  const series = combineSeries(out.partials).map((g) => {
+    const points = g.times.map((t, i) => ({ timestamp: t, value: q.average ? g.sums[i] / g.counts[i] : g.sums[i] }));
+    return { labels: g.labels, points, sum: points.reduce((a, p) => a + p.value, 0) };
+  });
+  series.sort((a, b) => b.sum - a.sum || compareLabels(a.labels, b.labels));
+  const kept = q.limit > 0 ? series.slice(0, q.limit) : series;
+  return kept.map(({ labels, points }) => ({ labels, points }));
+}
+
+function compareLabels(a: LabelPairs, b: LabelPairs): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const c = compareStrings(a[i][0], b[i][0]) || compareStrings(a[i][1], b[i][1]);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Series with profiles in range matching ANDed selectors (label APIs). */
+async function labelSeries(ctx: QueryContext, selectors: readonly string[], start: number, end: number, defaultSpanMs: number): Promise<SeriesEntry[]> {
+  const matchers = parsed(() => parseMatchers(selectors));
+  const range = resolveRange(start, end, ctx.config, ctx.nowMs, { defaultSpanMs });
+  if (!range) return [];
+  const out = await run(ctx, specOf(ctx, null, matchers, range), { kind: "labels" });
+  return combineLabels(out.partials);
+}
+
+export async function profileTypes(ctx: QueryContext, start: number, end: number): Promise<ProfileTypeParts[]> {
+  const series = await labelSeries(ctx, [], start, end, DEFAULT_PROFILE_TYPES_SPAN_MS);
+  const ids = [...new Set(series.map((s) => s.profileType))].sort(compareStrings);
+  return ids.map((id) => parseProfileTypeId(id));
+}
+
+const LEGACY_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export async function labelNames(ctx: QueryContext, selectors: readonly string[], start: number, end: number, utf8Names: boolean): Promise<string[]> {
+  const series = await labelSeries(ctx, selectors, start, end, DEFAULT_LABELS_SPAN_MS);
+  const names = new Set<string>();
+  for (const s of series) for (const [n] of s.labels) names.add(n);
+  return [...names].filter((n) => utf8Names || LEGACY_NAME.test(n)).sort(compareStrings);
+}
+
+export async function labelValues(ctx: QueryContext, name: string, selectors: readonly string[], start: number, end: number): Promise<string[]> {
+  if (!name) throw invalid("name is required");
+  const series = await labelSeries(ctx, selectors, start, end, DEFAULT_LABELS_SPAN_MS);
+  const values = new Set<string>();
+  for (const s of series) {
+    const v = s.labels.find(([n]) => n === name)?.[1];
+    if (v !== undefined && v !== "") values.add(v);
+  }
+  return [...values].sort(compareStrings);
+}
+
+/** Unique label sets of matching series, projected onto `names` when given, sorted. */
+export async function seriesLabels(
+  ctx: QueryContext,
+  selectors: readonly string[],
+  names: readonly string[],
+  start: number,
+  end: number,
+  utf8Names: boolean,
+): Promise<LabelPairs[]> {
+  const series = await labelSeries(ctx, selectors, start, end, DEFAULT_LABELS_SPAN_MS);
+  const wanted = names.length > 0 ? new Set(names) : null;
+  const sets = new Map<string, LabelPairs>();
+  for (const s of series) {
+    const labels = s.labels.filter(([n]) => (wanted === null || wanted.has(n)) && (utf8Names || LEGACY_NAME.test(n)));
+    if (labels.length === 0) continue;
+    sets.set(JSON.stringify(labels), labels);
+  }
+  return [...sets.values()].sort(compareLabels);
+}
+
+/** Oldest and newest profile time of the tenant, from flushed and buffered data alike. */
+export async function profileStats(ctx: QueryContext): Promise<{ oldest: number; newest: number } | null> {
+  const spec = specOf(ctx, null, [], { startMs: 0, endMs: Number.MAX_SAFE_INTEGER });
+  const series = combineLabels((await run(ctx, spec, { kind: "labels" })).partials);
+  if (series.length === 0) return null;
+  let oldest = Infinity;
+  let newest = -Infinity;
+  for (const s of series) {
+    oldest = Math.min(oldest, s.minTimeMs);
+    newest = Math.max(newest, s.maxTimeMs);
+  }
+  return { oldest, newest };
+}
+
+export interface QueryAnalysis {
+  blocks: number;
+  blockBytes: number;
+  series: number;
+  profiles: number;
+  samples: number;
+  ingesters: number;
+}
+
+/** What a query would read, from the plan alone (no block is read). */
+export async function analyze(ctx: QueryContext, query: string, start: number, end: number): Promise<QueryAnalysis> {
+  const matchers = parsed(() => parseSelector(query));
+  const name = matchers.find((m) => m.name === "__name__" && m.op === "=");
+  const rest = matchers.filter((m) => m !== name);
+  const type = name ? parsed(() => parseProfileTypeId(name.value)).id : null;
+  const range = resolveRange(start, end, ctx.config, ctx.nowMs);
+  const empty = { blocks: 0, blockBytes: 0, series: 0, profiles: 0, samples: 0, ingesters: 0 };
+  if (!range) return empty;
+  const spec = specOf(ctx, type, rest, range);
+  const labels = await run(ctx, spec, { kind: "labels" });
+  const series = combineLabels(labels.partials);
+  const blocks = await planBlocks(ctx.env, spec);
+  return {
+    blocks: blocks.length,
+    blockBytes: blocks.reduce((a, b) => a + b.sizeBytes, 0),
+    series: series.length,
+    profiles: blocks.reduce((a, b) => a + b.profiles, 0) + labels.stats.profiles,
+    samples: blocks.reduce((a, b) => a + b.samples, 0),
+    ingesters: labels.ingesters,
+  };
+}

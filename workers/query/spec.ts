@@ -1,0 +1,85 @@
+// What a query asks of every block and ingester it reaches, as plain data that crosses Durable
+// Object RPC (matchers travel uncompiled and are compiled once per invocation), and the partial
+// results that come back.
+
+import type { MatchOp } from "./selector";
+
+export interface MatcherSpec {
+  name: string;
+  op: MatchOp;
+  value: string;
+}
+
+export interface QuerySpec {
+  tenant: string;
+  /** The `__profile_type__` to read, or null for label queries over every type. */
+  profileType: string | null;
+  matchers: MatcherSpec[];
+  /** Inclusive unix ms bounds on profile timestamps. */
+  startMs: number;
+  endMs: number;
+  /** Lower-case hex span ids / trace ids; samples must carry one of them (empty = no filter). */
+  spans: string[];
+  traces: string[];
+}
+
+export type Task =
+  /** A call tree keyed by function name (flame graphs, tree bytes, diffs). */
+  | { kind: "tree" }
+  /** A merged profile with full symbols (pprof export). */
+  | { kind: "profile" }
+  /** Per-profile totals bucketed by time and grouped by labels (SelectSeries). */
+  | { kind: "series"; stepMs: number; groupBy: string[] }
+  /** The label sets of the series that have profiles in range (label APIs). */
+  | { kind: "labels" };
+
+export type LabelPairs = [name: string, value: string][];
+
+/** One group of SelectSeries: bucket right edges (unix ms) with the sum and profile count in each. */
+export interface SeriesGroup {
+  labels: LabelPairs;
+  times: number[];
+  sums: number[];
+  counts: number[];
+}
+
+export interface SeriesEntry {
+  profileType: string;
+  labels: LabelPairs;
+  /** Earliest and latest profile time in range. */
+  minTimeMs: number;
+  maxTimeMs: number;
+}
+
+/** What reading contributed, for AnalyzeQuery and the benchmark. */
+export interface ReadStats {
+  blocks: number;
+  pushes: number;
+  bytesRead: number;
+  profiles: number;
+  samples: number;
+}
+
+export type Partial =
+  | { kind: "tree"; tree: import("./tree").FrameTreeColumns }
+  /** An encoded one-dataset block (deflate level 0) holding the merged samples. */
+  | { kind: "profile"; block: Uint8Array | null }
+  | { kind: "series"; groups: SeriesGroup[] }
+  | { kind: "labels"; series: SeriesEntry[] };
+
+export interface PartialResult {
+  partial: Partial;
+  stats: ReadStats;
+}
+
+export function emptyStats(): ReadStats {
+  return { blocks: 0, pushes: 0, bytesRead: 0, profiles: 0, samples: 0 };
+}
+
+export function addStats(into: ReadStats, s: ReadStats): void {
+  into.blocks += s.blocks;
+  into.pushes += s.pushes;
+  into.bytesRead += s.bytesRead;
+  into.profiles += s.profiles;
+  into.samples += s.samples;
+}
