@@ -292,10 +292,14 @@ export class Ingester extends DurableObject<Env> {
       if (parts.length > 0) pushes.push(concatBytes(parts));
     }
     const covered = frozen === null ? null : this.blockId(frozen);
+    const held = pushes.reduce((n, b) => n + b.length, 0);
     for (const bytes of pushes) {
-      acc.add(viewOfBytes(bytes, acc.depth));
+      const view = viewOfBytes(bytes, acc.depth);
+      acc.add(view);
       acc.stats.pushes++;
+      acc.stats.peakBytes = Math.max(acc.stats.peakBytes, held + view.memoryBytes + acc.memoryBytes());
     }
+    acc.stats.invocations = 1;
     return { partial: acc.result(), stats: acc.stats, covered };
   }
 

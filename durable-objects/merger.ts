@@ -16,6 +16,12 @@ import { type BlockView, type Depth, depthCovers, viewOfObject } from "../worker
 /** Blocks fetched ahead of the one being merged: hides R2 latency, bounds memory. */
 const PREFETCH = 4;
 
+interface Loaded {
+  view: BlockView;
+  /** Whether the cache holds it (its memory is then counted there). */
+  cached: boolean;
+}
+
 export class Merger extends DurableObject<Env> {
   private readonly config: Config;
   /** Decoded views by object key, least recently used first (Map keeps insertion order). */
@@ -29,28 +35,32 @@ export class Merger extends DurableObject<Env> {
 
   async run(spec: QuerySpec, task: Task, blocks: BlockRef[]): Promise<PartialResult> {
     const acc = accumulatorFor(task, spec);
-    const pending: Promise<BlockView | null>[] = [];
+    const pending: Promise<Loaded | null>[] = [];
     let next = 0;
     const fill = () => {
       while (next < blocks.length && pending.length < PREFETCH) pending.push(this.view(blocks[next++], acc.depth, acc.stats));
     };
     fill();
+    let peak = 0;
     while (pending.length > 0) {
-      const view = await pending.shift()!;
+      const loaded = await pending.shift()!;
       fill();
-      if (!view) continue;
-      acc.add(view);
+      if (!loaded) continue;
+      acc.add(loaded.view);
       acc.stats.blocks++;
+      peak = Math.max(peak, this.cachedBytes + (loaded.cached ? 0 : loaded.view.memoryBytes) + acc.memoryBytes());
     }
+    acc.stats.invocations = 1;
+    acc.stats.peakBytes = peak;
     return { partial: acc.result(), stats: acc.stats };
   }
 
-  private async view(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<BlockView | null> {
+  private async view(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<Loaded | null> {
     const hit = this.cache.get(b.objectKey);
     if (hit && depthCovers(hit.depth, depth)) {
       this.cache.delete(b.objectKey);
       this.cache.set(b.objectKey, hit);
-      return hit.view;
+      return { view: hit.view, cached: true };
     }
     const view = await viewOfObject(this.env.BLOCKS, b.objectKey, b.service, depth);
     if (!view) {
@@ -58,13 +68,13 @@ export class Merger extends DurableObject<Env> {
       return null;
     }
     stats.bytesRead += view.bytesRead;
-    this.remember(b.objectKey, view, depth);
-    return view;
+    return { view, cached: this.remember(b.objectKey, view, depth) };
   }
 
-  private remember(key: string, view: BlockView, depth: Depth): void {
+  /** Caches a view unless it is too large to be worth a quarter of the cache; says whether it did. */
+  private remember(key: string, view: BlockView, depth: Depth): boolean {
     const limit = this.config.QUERY_CACHE_BYTES;
-    if (view.memoryBytes > limit / 4) return;
+    if (view.memoryBytes > limit / 4) return false;
     const old = this.cache.get(key);
     if (old) {
       this.cachedBytes -= old.view.memoryBytes;
@@ -77,5 +87,6 @@ export class Merger extends DurableObject<Env> {
       this.cache.delete(k);
       this.cachedBytes -= v.view.memoryBytes;
     }
+    return this.cache.has(key);
   }
 }

@@ -5,6 +5,8 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import { env, exports } from "cloudflare:workers";
 import { gunzipSync } from "fflate";
 import { expect } from "vitest";
+import { Profile } from "pprof-format";
+import { formatCollapsed } from "./flamegraph";
 import { testdataList } from "./testdata";
 
 const BASE = "http://localhost";
@@ -84,4 +86,31 @@ export async function goldens(): Promise<Golden[]> {
     }
   }
   return out;
+}
+
+/**
+ * A pprof's stacks for sample type `typeIndex`, collapsed the way the goldens are written
+ * (MANIFEST "Golden collapsed files"): root first, inlined lines caller first, locations without
+ * lines as their hex address.
+ */
+export function collapsePprof(bytes: Uint8Array, typeIndex: number): string {
+  return formatCollapsed(pprofStacks(bytes, typeIndex));
+}
+
+export function pprofStacks(bytes: Uint8Array, typeIndex: number, into = new Map<string, number>()): Map<string, number> {
+  const p = Profile.decode(bytes);
+  const str = (i: number | bigint) => String(p.stringTable.strings[Number(i)]);
+  const fns = new Map(p.function.map((f) => [String(f.id), f]));
+  const locs = new Map(p.location.map((l) => [String(l.id), l]));
+  for (const s of p.sample) {
+    const frames: string[] = [];
+    for (const id of [...s.locationId].reverse()) {
+      const loc = locs.get(String(id))!;
+      if (loc.line.length === 0) frames.push(BigInt(loc.address).toString(16));
+      for (const line of [...loc.line].reverse()) frames.push(str(fns.get(String(line.functionId))!.name));
+    }
+    const key = frames.join(";");
+    into.set(key, (into.get(key) ?? 0) + Number(s.value[typeIndex]));
+  }
+  return into;
 }

@@ -16,6 +16,7 @@ import * as api from "../query/api";
 import { toFlameGraph, toFlameGraphDiff, toTreeBytes, type FlameGraphData } from "../query/flamegraph";
 import { resolveMaxNodes } from "../query/limits";
 import { toPprof } from "../query/pprof-out";
+import type { ReadStats } from "../query/spec";
 import type { FrameTree } from "../query/tree";
 import { focusCallSite } from "../query/focus";
 import { requestContext } from "./connect";
@@ -39,6 +40,11 @@ function flameGraphMessage(fg: FlameGraphData): FlameGraph {
   });
 }
 
+/** What a query read, for operators and `npm run bench` (blocks, bytes, invocations, peak memory). */
+function reportStats(ctx: HandlerContext, stats: ReadStats): void {
+  ctx.responseHeader.set("X-Query-Stats", JSON.stringify(stats));
+}
+
 function unsupportedProfileIds(ids: readonly string[]): void {
   if (ids.length > 0) {
     throw new ConnectError("profile_id_selector is not supported: this server stores no profile ids (it returns no exemplars)", Code.Unimplemented);
@@ -55,8 +61,8 @@ interface MergeRequest {
   stackTraceSelector?: StackTraceSelector;
 }
 
-async function mergedTree(q: api.QueryContext, r: MergeRequest): Promise<FrameTree> {
-  const { tree } = await api.mergeTree(q, {
+async function mergedTree(q: api.QueryContext, r: MergeRequest, ctx: HandlerContext): Promise<FrameTree> {
+  const { tree, stats } = await api.mergeTree(q, {
     profileTypeId: r.profileTypeID,
     labelSelector: r.labelSelector,
     start: Number(r.start),
@@ -64,6 +70,7 @@ async function mergedTree(q: api.QueryContext, r: MergeRequest): Promise<FrameTr
     spans: r.spanSelector,
     traces: r.traceIdSelector,
   });
+  reportStats(ctx, stats);
   const callSite = r.stackTraceSelector?.goPgo ? [] : (r.stackTraceSelector?.callSite ?? []).map((l) => l.name);
   return callSite.length > 0 ? focusCallSite(tree, callSite) : tree;
 }
@@ -91,7 +98,7 @@ async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: numb
   });
 }
 
-async function selectMergeStacktraces(q: api.QueryContext, r: SelectMergeStacktracesRequest) {
+async function selectMergeStacktraces(q: api.QueryContext, r: SelectMergeStacktracesRequest, ctx: HandlerContext) {
   unsupportedProfileIds(r.profileIdSelector);
   if (r.format === ProfileFormat.PPROF) {
     return { pprof: { profile: await mergeProfile(q, r, r.maxNodes ? Number(r.maxNodes) : 0) } };
@@ -100,7 +107,7 @@ async function selectMergeStacktraces(q: api.QueryContext, r: SelectMergeStacktr
     throw new ConnectError("PROFILE_FORMAT_DOT is not supported; ask for PROFILE_FORMAT_PPROF and render it with `go tool pprof -dot`", Code.Unimplemented);
   }
   const maxNodes = resolveMaxNodes(r.maxNodes, q.config);
-  const tree = await mergedTree(q, r);
+  const tree = await mergedTree(q, r, ctx);
   if (r.format === ProfileFormat.TREE) return { tree: toTreeBytes(tree, maxNodes) };
   return { flamegraph: flameGraphMessage(toFlameGraph(tree, maxNodes)) };
 }
@@ -135,13 +142,13 @@ export function registerQuerier(router: ConnectRouter): void {
     },
 
     async selectMergeStacktraces(req, ctx) {
-      return selectMergeStacktraces(queryContext(ctx), req);
+      return selectMergeStacktraces(queryContext(ctx), req, ctx);
     },
 
     async selectMergeSpanProfile(req, ctx) {
       const q = queryContext(ctx);
       const maxNodes = resolveMaxNodes(req.maxNodes, q.config);
-      const tree = await mergedTree(q, req);
+      const tree = await mergedTree(q, req, ctx);
       if (req.format === ProfileFormat.TREE) return { tree: toTreeBytes(tree, maxNodes) };
       return { flamegraph: flameGraphMessage(toFlameGraph(tree, maxNodes)) };
     },
@@ -158,7 +165,7 @@ export function registerQuerier(router: ConnectRouter): void {
       if (req.exemplarType === ExemplarType.SPAN) {
         throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
       }
-      const series = await api.selectSeries(queryContext(ctx), {
+      const { series, stats } = await api.selectSeries(queryContext(ctx), {
         profileTypeId: req.profileTypeID,
         labelSelector: req.labelSelector,
         start: Number(req.start),
@@ -168,6 +175,7 @@ export function registerQuerier(router: ConnectRouter): void {
         average: req.aggregation === TimeSeriesAggregationType.AVERAGE,
         limit: req.limit ? Number(req.limit) : 0,
       });
+      reportStats(ctx, stats);
       return {
         series: series.map((s) => ({
           labels: s.labels.map(([name, value]) => ({ name, value })),
@@ -187,7 +195,7 @@ export function registerQuerier(router: ConnectRouter): void {
       if (!left || !right) throw new ConnectError("left and right are required", Code.InvalidArgument);
       const max = (a?: bigint, b?: bigint) => ((a ?? 0n) > (b ?? 0n) ? a : b);
       const maxNodes = resolveMaxNodes(max(left.maxNodes, right.maxNodes), q.config);
-      const [l, r] = await Promise.all([mergedTree(q, left), mergedTree(q, right)]);
+      const [l, r] = await Promise.all([mergedTree(q, left, ctx), mergedTree(q, right, ctx)]);
       const d = toFlameGraphDiff(l, r, maxNodes);
       return {
         flamegraph: create(FlameGraphDiffSchema, {

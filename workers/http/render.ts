@@ -92,7 +92,7 @@ async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<F
   const groupBy = params.getAll("groupBy").filter((g) => g !== "");
   const stepSec = calcPointIntervalSec(start, end);
   const sel = { profileTypeId, labelSelector, start, end };
-  const [{ tree }, series] = await Promise.all([
+  const [{ tree }, { series }] = await Promise.all([
     api.mergeTree(ctx, sel),
     api.selectSeries(ctx, { ...sel, step: stepSec, groupBy, average: params.get("aggregation") === "avg", limit: 0 }),
   ]);

@@ -107,10 +107,10 @@ export interface SeriesResult {
   points: { timestamp: number; value: number }[];
 }
 
-export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<SeriesResult[]> {
+export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{ series: SeriesResult[]; stats: ReadStats }> {
   if (!(q.step >= 0.001)) throw invalid("step must be >= 1ms");
   const s = selectionSpec(ctx, q);
-  if (!s) return [];
+  if (!s) return { series: [], stats: emptyStats() };
   const stepMs = Math.trunc(q.step * 1000);
   const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy] });
   const series = combineSeries(out.partials).map((g) => {
@@ -119,7 +119,7 @@ export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<S
   });
   series.sort((a, b) => b.sum - a.sum || compareLabels(a.labels, b.labels));
   const kept = q.limit > 0 ? series.slice(0, q.limit) : series;
-  return kept.map(({ labels, points }) => ({ labels, points }));
+  return { series: kept.map(({ labels, points }) => ({ labels, points })), stats: out.stats };
 }
 
 function compareLabels(a: LabelPairs, b: LabelPairs): number {

@@ -25,6 +25,8 @@ export interface Accumulator {
   readonly stats: ReadStats;
   add(view: BlockView): void;
   result(): Partial;
+  /** Estimated bytes the partial result holds so far. */
+  memoryBytes(): number;
 }
 
 export function accumulatorFor(task: Task, spec: QuerySpec): Accumulator {
@@ -173,6 +175,11 @@ class TreeAccumulator implements Accumulator {
   result(): Partial {
     return { kind: "tree", tree: this.tree.columns() };
   }
+
+  memoryBytes(): number {
+    // parent, name and self columns plus the child index (two slots per node).
+    return this.tree.size * 24;
+  }
 }
 
 class ProfileAccumulator implements Accumulator {
@@ -259,6 +266,12 @@ class ProfileAccumulator implements Accumulator {
     const block = encodeBlock(b, { tenant: this.spec.tenant, service: "", shard: 0, blockId: "partial", createdAtMs: 0 }, 0);
     return { kind: "profile", block };
   }
+
+  memoryBytes(): number {
+    const b = this.builder;
+    // Rough per-row sizes of the builder's columns and indexes.
+    return this.values.byteLength + b.stackNodeCount * 20 + b.locationCount * 40 + b.functionCount * 32 + b.strings.length * 48;
+  }
 }
 
 /**
@@ -329,6 +342,12 @@ class SeriesAccumulator implements Accumulator {
     }
     return { kind: "series", groups };
   }
+
+  memoryBytes(): number {
+    let cells = 0;
+    for (const g of this.groups.values()) cells += g.buckets.size;
+    return cells * 48 + this.groups.size * 256;
+  }
 }
 
 class LabelsAccumulator implements Accumulator {
@@ -367,5 +386,11 @@ class LabelsAccumulator implements Accumulator {
 
   result(): Partial {
     return { kind: "labels", series: [...this.series.values()] };
+  }
+
+  memoryBytes(): number {
+    let bytes = 0;
+    for (const e of this.series.values()) for (const [n, v] of e.labels) bytes += n.length + v.length + 48;
+    return bytes;
   }
 }

@@ -58,6 +58,10 @@ export interface ReadStats {
   bytesRead: number;
   profiles: number;
   samples: number;
+  /** Sub-invocations (ingesters and mergers) that answered. */
+  invocations: number;
+  /** The most memory one invocation held for the query (decoded sections and its partial), estimated. */
+  peakBytes: number;
 }
 
 export type Partial =
@@ -73,7 +77,7 @@ export interface PartialResult {
 }
 
 export function emptyStats(): ReadStats {
-  return { blocks: 0, pushes: 0, bytesRead: 0, profiles: 0, samples: 0 };
+  return { blocks: 0, pushes: 0, bytesRead: 0, profiles: 0, samples: 0, invocations: 0, peakBytes: 0 };
 }
 
 export function addStats(into: ReadStats, s: ReadStats): void {
@@ -82,4 +86,6 @@ export function addStats(into: ReadStats, s: ReadStats): void {
   into.bytesRead += s.bytesRead;
   into.profiles += s.profiles;
   into.samples += s.samples;
+  into.invocations += s.invocations;
+  into.peakBytes = Math.max(into.peakBytes, s.peakBytes);
 }
