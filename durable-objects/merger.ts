@@ -71,10 +71,10 @@ export class Merger extends DurableObject<Env> {
     return { view, cached: this.remember(b.objectKey, view, depth) };
   }
 
-  /** Caches a view unless it is too large to be worth a quarter of the cache; says whether it did. */
+  /** Caches a view unless it would take more than half the cache; says whether it did. */
   private remember(key: string, view: BlockView, depth: Depth): boolean {
     const limit = this.config.QUERY_CACHE_BYTES;
-    if (view.memoryBytes > limit / 4) return false;
+    if (view.memoryBytes > limit / 2) return false;
     const old = this.cache.get(key);
     if (old) {
       this.cachedBytes -= old.view.memoryBytes;

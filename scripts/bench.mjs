@@ -4,11 +4,15 @@
 //
 //   ingest   /ingest throughput, latency, processing rate and memory vs a null Worker (a) and a
 //            gunzip + protobuf wire walk in Node (b)
+//   query    24 h of one service (8,640 real CPU profiles) ingested, then the 24-h flame graph
+//            (first and repeated), 24-h SelectSeries and 1-h flame graph, with totals checked, vs
+//            gunzip + decode + merge of the same pprofs in Node
 //
 // Environment: TESTDATA_DIR (default ../shared/testdata), BENCH_CONCURRENCY (8),
 // BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
 // per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s),
-// BENCH_SERVICE_VARS (extra `NAME:VALUE` service settings, space-separated, for experiments).
+// BENCH_SERVICE_VARS (extra `NAME:VALUE` service settings, space-separated, for experiments),
+// BENCH_QUERY_REPEATS (5 calls of each query after its first).
 // Results: bench-results/<section>.json; wrangler output: bench-results/logs/.
 //
 // To add a section: write scripts/bench/<name>.mjs exporting a run(opts) → results function and
@@ -18,11 +22,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { printIngestReport, runIngest } from "./bench/ingest.mjs";
+import { printQueryReport, runQuery } from "./bench/query.mjs";
 import { writeJson } from "./bench/report.mjs";
 import { killAllSync, ROOT, stopAll } from "./bench/server.mjs";
 
 const SECTIONS = {
   ingest: { run: runIngest, print: printIngestReport },
+  query: { run: runQuery, print: printQueryReport },
 };
 
 function envNumber(name, fallback) {

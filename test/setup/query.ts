@@ -5,9 +5,10 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import { env, exports } from "cloudflare:workers";
 import { gunzipSync } from "fflate";
 import { expect } from "vitest";
-import { Profile } from "pprof-format";
+import { Profile, type Sample } from "pprof-format";
 import { formatCollapsed } from "./flamegraph";
-import { testdataList } from "./testdata";
+import { multipart } from "./storage";
+import { testdata, testdataList, testdataText } from "./testdata";
 
 const BASE = "http://localhost";
 
@@ -113,4 +114,84 @@ export function pprofStacks(bytes: Uint8Array, typeIndex: number, into = new Map
     into.set(key, (into.get(key) ?? 0) + Number(s.value[typeIndex]));
   }
   return into;
+}
+
+/**
+ * A binary protobuf request with Grafana's headers (spec §9.1), answered as the raw Response: for
+ * the error paths, whose bodies are JSON even for proto requests (spec §4.3).
+ */
+export async function rpcProtoResponse<I extends DescMessage>(method: string, input: I, req: MessageInitShape<I>): Promise<Response> {
+  return exports.default.fetch(`${BASE}/querier.v1.QuerierService/${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/proto", "Connect-Protocol-Version": "1", "Accept-Encoding": "gzip", "User-Agent": "connect-go/1.19.2 (go1.24.1)" },
+    body: toBinary(input, create(input, req)),
+  });
+}
+
+/** FlameGraph / FlameGraphDiff levels of a decoded protobuf message as plain numbers. */
+export function protoLevels(levels: readonly { values: readonly bigint[] }[]): number[][] {
+  return levels.map((l) => l.values.map(Number));
+}
+
+/** Uploads one profile as the SDKs' multipart form (field `profile`) to /ingest; asserts 200. */
+export async function ingestProfile(bytes: Uint8Array, params: Record<string, string>): Promise<void> {
+  const { body, contentType } = multipart([{ name: "profile", data: bytes }]);
+  const res = await exports.default.fetch(`${BASE}/ingest?${new URLSearchParams(params)}`, {
+    method: "POST",
+    body,
+    headers: { "Content-Type": contentType },
+  });
+  expect([params.name, res.status, res.status === 200 ? "" : await res.text()]).toEqual([params.name, 200, ""]);
+}
+
+/** One recorded @pyroscope/nodejs upload (../shared/testdata/sdk-nodejs/<scenario>/NNN-<kind>.json). */
+export interface SdkCapture {
+  scenario: string;
+  bodyFile: string;
+  method: string;
+  path: string;
+  rawQuery: string;
+  headers: [string, string][];
+  pprof: {
+    sampleType: { type: string; unit: string }[];
+    periodType: { type: string; unit: string };
+    /** Decimal string. */
+    timeNanos: string;
+    valueTotals: Record<string, string>;
+  };
+}
+
+const SKIP_REPLAY_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
+
+/** Replays every recorded @pyroscope/nodejs request against /ingest (all answer 200) and returns them. */
+export async function replaySdkNodejs(): Promise<SdkCapture[]> {
+  const captures: SdkCapture[] = [];
+  for (const dir of await testdataList("sdk-nodejs")) {
+    if (!/^v\d/.test(dir)) continue;
+    for (const file of await testdataList(`sdk-nodejs/${dir}`)) {
+      if (!file.endsWith(".json")) continue;
+      const c = JSON.parse(await testdataText(`sdk-nodejs/${dir}/${file}`)) as SdkCapture;
+      const headers = new Headers();
+      for (const [k, v] of c.headers) if (!SKIP_REPLAY_HEADERS.has(k.toLowerCase())) headers.append(k, v);
+      const res = await exports.default.fetch(`${BASE}${c.path}?${c.rawQuery}`, {
+        method: c.method,
+        headers,
+        body: await testdata(`sdk-nodejs/${dir}/${c.bodyFile}`),
+      });
+      expect([file, res.status]).toEqual([file, 200]);
+      captures.push(c);
+    }
+  }
+  return captures;
+}
+
+/** A capture's profile time in unix ms, as stored (time_nanos truncated to ms). */
+export function captureTimeMs(c: SdkCapture): number {
+  return Number(BigInt(c.pprof.timeNanos) / 1_000_000n);
+}
+
+/** A sample's string label `key`, or undefined. */
+export function sampleLabel(p: Profile, s: Sample, key: string): string | undefined {
+  const l = s.label.find((x) => p.stringTable.strings[Number(x.key)] === key);
+  return l === undefined ? undefined : p.stringTable.strings[Number(l.str)];
 }

@@ -85,7 +85,18 @@ export class ConnectService {
     const res = await createFetchHandler((ureq) =>
       h({ ...ureq, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) }),
     )(request);
-    return res.status === 500 ? undecodableAsInvalid(res) : res;
+    if (res.status === 415) {
+      // connect-go names the codecs it accepts (spec §4.1); connect-es leaves the header out.
+      res.headers.set("Accept-Post", "application/json, application/proto");
+      return res;
+    }
+    if (res.status === 500) return undecodableAsInvalid(res);
+    if (res.headers.get("Content-Encoding") === "gzip") {
+      // Connect has gzipped the body already; without "manual" the runtime, seeing the header,
+      // would gzip it a second time.
+      return new Response(res.body, { status: res.status, headers: res.headers, encodeBody: "manual" });
+    }
+    return res;
   }
 }
 

@@ -109,6 +109,7 @@ export interface SeriesResult {
 
 export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{ series: SeriesResult[]; stats: ReadStats }> {
   if (!(q.step >= 0.001)) throw invalid("step must be >= 1ms");
+  if (!Number.isFinite(q.step)) throw invalid("step must be a finite number of seconds");
   const s = selectionSpec(ctx, q);
   if (!s) return { series: [], stats: emptyStats() };
   const stepMs = Math.trunc(q.step * 1000);

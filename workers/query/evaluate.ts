@@ -274,6 +274,12 @@ class ProfileAccumulator implements Accumulator {
   }
 }
 
+interface Group {
+  labels: LabelPairs;
+  /** Bucket right edge → [Σ profile totals, profiles]. */
+  buckets: Map<number, [sum: number, count: number]>;
+}
+
 /**
  * SelectSeries buckets are right edges aligned to the start: start, start+step, … ≤ end; bucket b
  * holds the profiles with b-step < t ≤ b, so reads start one step before the query's start.
@@ -281,7 +287,7 @@ class ProfileAccumulator implements Accumulator {
 class SeriesAccumulator implements Accumulator {
   readonly depth = "samples" as const;
   readonly stats = emptyStats();
-  private readonly groups = new Map<string, { labels: LabelPairs; buckets: Map<number, [sum: number, count: number]> }>();
+  private readonly groups = new Map<string, Group>();
 
   constructor(
     private readonly spec: QuerySpec,
@@ -298,7 +304,7 @@ class SeriesAccumulator implements Accumulator {
     const { startMs, endMs } = this.spec;
     const step = this.stepMs;
     const lastBucket = Math.floor((endMs - startMs) / step);
-    const groupOf = new Array<ReturnType<typeof this.group> | undefined>(sel.length);
+    const groupOf = new Array<Group | undefined>(sel.length);
     for (let p = 0; p < profileSeries.length; p++) {
       const s = profileSeries[p];
       const t = profileTime[p];
@@ -321,7 +327,7 @@ class SeriesAccumulator implements Accumulator {
     }
   }
 
-  private group(view: BlockView, s: number) {
+  private group(view: BlockView, s: number): Group {
     const all = seriesLabels(view, s);
     const labels: LabelPairs = [];
     for (const name of this.groupBy) {
