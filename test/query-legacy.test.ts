@@ -6,11 +6,10 @@
 // The package's TypeScript sources, not its CommonJS dist (see test/render-legacy.test.ts).
 import { FlamebearerProfileSchema, GroupsSchema } from "@pyroscope/models/src/index";
 import { exports } from "cloudflare:workers";
-import { gunzipSync } from "fflate";
 import { Profile } from "pprof-format";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeFlameGraph, diffCollapsed, flameGraphCollapsed, formatCollapsed, parseCollapsed } from "./setup/flamegraph";
-import { captureTimeMs, getJson, ingestProfile, replaySdkNodejs, type SdkCapture } from "./setup/query";
+import { captureTimeMs, getJson, ingestProfile, replaySdkNodejs, responseBytes, type SdkCapture } from "./setup/query";
 import { plain, testdata, testdataPlain, testdataText } from "./setup/testdata";
 
 const HOUR_MS = 3_600_000;
@@ -56,11 +55,8 @@ interface Flamebearer {
 const replayHeaders = (pairs: [string, string][]) =>
   new Headers(pairs.filter(([k]) => !["host", "content-length", "connection"].includes(k.toLowerCase())));
 
-/** A Connect JSON or legacy answer body, gunzipped when the server compressed it. */
 async function bodyJson(res: Response): Promise<unknown> {
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  const plain = res.headers.get("Content-Encoding") === "gzip" ? gunzipSync(bytes) : bytes;
-  return JSON.parse(new TextDecoder().decode(plain));
+  return JSON.parse(new TextDecoder().decode(await responseBytes(res)));
 }
 
 /**

@@ -3,7 +3,6 @@
 
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { env, exports } from "cloudflare:workers";
-import { gunzipSync } from "fflate";
 import { expect } from "vitest";
 import { Profile, type Sample } from "pprof-format";
 import { formatCollapsed } from "./flamegraph";
@@ -36,10 +35,17 @@ export async function rpcProto<I extends DescMessage, O extends DescMessage>(
   });
   if (res.status !== 200) throw new Error(`${method}: HTTP ${res.status}: ${await res.text()}`);
   expect(res.headers.get("Content-Type")).toBe("application/proto");
-  let body = new Uint8Array(await res.arrayBuffer());
-  // A direct call to the Worker does not undo Content-Encoding as an HTTP client would.
-  if (res.headers.get("Content-Encoding") === "gzip") body = gunzipSync(body);
-  return fromBinary(output, body);
+  return fromBinary(output, await responseBytes(res));
+}
+
+/**
+ * A response body as an HTTP client reads it: the runtime undoes the gzip Content-Encoding. A body
+ * still gzipped after that was compressed twice, which real clients cannot read.
+ */
+export async function responseBytes(res: Response): Promise<Uint8Array> {
+  const body = new Uint8Array(await res.arrayBuffer());
+  expect(body[0] === 0x1f && body[1] === 0x8b, "response body gzipped twice").toBe(false);
+  return body;
 }
 
 export async function getJson(path: string): Promise<{ status: number; json: any }> {
