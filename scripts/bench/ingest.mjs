@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { percentile, runLoad, sendEach } from "./load.mjs";
-import { mb, num, progressPrinter, RESULTS_DIR } from "./report.mjs";
+import { environment, mb, num, progressPrinter, RESULTS_DIR, target } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, freePort, ROOT, startStack, WRANGLER } from "./server.mjs";
 import { measureDecodeCeiling } from "./wire-walk.mjs";
@@ -149,11 +149,6 @@ export async function runIngest(opts) {
   return results;
 }
 
-/** A target: its comparison, threshold, measured value and whether it is met (null: not measured). */
-function target(op, threshold, value) {
-  const pass = value === null || Number.isNaN(value) ? null : op === ">=" ? value >= threshold : value <= threshold;
-  return { op, threshold, value, pass };
-}
 
 /**
  * Warm-up (`warmup` requests at the load's concurrency), an uncontended pass (each profile once,
@@ -349,22 +344,6 @@ function scanLog(file) {
   return { statuses, errorLines: [...errors.entries()].map(([line, count]) => ({ line, count })).slice(0, 20) };
 }
 
-function environment() {
-  let wrangler = "";
-  try {
-    wrangler = JSON.parse(readFileSync(path.join(ROOT, "node_modules", "wrangler", "package.json"), "utf8")).version;
-  } catch {
-    // not installed: the run would have failed earlier
-  }
-  return { node: process.version, platform: `${process.platform} ${process.arch}`, wrangler, cpus: cpuCount() };
-}
 
-function cpuCount() {
-  try {
-    return readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((l) => l.startsWith("processor")).length;
-  } catch {
-    return null;
-  }
-}
 
 const oneLine = (s) => (s ?? "").replace(/\s+/g, " ").trim().slice(0, 200);

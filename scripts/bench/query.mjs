@@ -11,12 +11,11 @@
 // service's storage layout.
 
 import { mkdirSync, readFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
 import { percentile, runLoad } from "./load.mjs";
-import { mb, RESULTS_DIR } from "./report.mjs";
+import { environment, mb, RESULTS_DIR, target } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, freePort, ROOT, startStack, tail } from "./server.mjs";
 
@@ -556,18 +555,4 @@ function countNodes(node) {
   return n;
 }
 
-/** A target: its comparison, threshold, measured value and whether it is met (null: not measured). */
-function target(op, threshold, value) {
-  const pass = value === null || Number.isNaN(value) ? null : op === ">=" ? value >= threshold : value < threshold;
-  return { op, threshold, value, pass };
-}
 
-function environment() {
-  let wrangler = "";
-  try {
-    wrangler = JSON.parse(readFileSync(path.join(ROOT, "node_modules", "wrangler", "package.json"), "utf8")).version;
-  } catch {
-    // not installed: the run would have failed earlier
-  }
-  return { node: process.version, platform: `${process.platform} ${process.arch}`, wrangler, cpus: os.availableParallelism?.() ?? os.cpus().length };
-}

@@ -1,6 +1,7 @@
 // Formatting helpers shared by the bench sections.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ROOT } from "./server.mjs";
 
@@ -53,4 +54,21 @@ export function progressPrinter(label) {
       console.log(text);
     }
   };
+}
+
+/** A target: its comparison, threshold, measured value and whether it is met (null: not measured). */
+export function target(op, threshold, value) {
+  const met = { ">=": value >= threshold, "<=": value <= threshold, "<": value < threshold }[op];
+  return { op, threshold, value, pass: value === null || Number.isNaN(value) ? null : met };
+}
+
+/** What the figures were measured on. */
+export function environment() {
+  let wrangler = "";
+  try {
+    wrangler = JSON.parse(readFileSync(path.join(ROOT, "node_modules", "wrangler", "package.json"), "utf8")).version;
+  } catch {
+    // not installed: the run would have failed earlier
+  }
+  return { node: process.version, platform: `${process.platform} ${process.arch}`, wrangler, cpus: os.availableParallelism?.() ?? os.cpus().length };
 }
