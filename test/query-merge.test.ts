@@ -142,6 +142,21 @@ describe("read-your-writes", () => {
     const pprof = await rpcJson("SelectMergeProfile", { profileTypeID: CPU, labelSelector: sel, ...range });
     const samples = pprof.json.sample as { value: string[] }[];
     expect(samples.reduce((a, s) => a + Number(s.value[0]), 0)).toBe(total);
+    const spanTotals = new Map<string, number>();
+    const decoded = Profile.decode(input.bytes);
+    const key = decoded.stringTable.strings.indexOf("profile_id");
+    for (const smp of decoded.sample) {
+      const span = smp.label.find((l) => Number(l.key) === key);
+      if (span) {
+        const id = String(decoded.stringTable.strings[Number(span.str)]);
+        spanTotals.set(id, (spanTotals.get(id) ?? 0) + Number(smp.value[CPU_INDEX]));
+      }
+    }
+    const [spanId, spanTotal] = [...spanTotals].sort((a, b) => b[1] - a[1])[0];
+    const span = await rpcJson("SelectMergeSpanProfile", { profileTypeID: CPU, labelSelector: sel, spanSelector: [spanId], ...range });
+    expect(Number(span.json.flamegraph.total)).toBe(spanTotal);
+    const analysis = await rpcJson("AnalyzeQuery", { query: `${CPU}${sel}`, ...range });
+    expect(analysis.json.queryImpact.totalQueriedSeries).toBe("3");
     const stats = await rpcJson("GetProfileStats", {});
     expect(stats.json.dataIngested).toBe(true);
     const render = await getJson(
