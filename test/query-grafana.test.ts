@@ -47,6 +47,7 @@ import {
 } from "./setup/query";
 import { flushAll } from "./setup/storage";
 import { plain, testdata, testdataText } from "./setup/testdata";
+import { cpuExemplarsSplit, pprofTotal } from "./setup/manifest";
 
 const HOUR_MS = 3_600_000;
 const EXEMPLARS = "grafana/cpu-exemplars";
@@ -55,13 +56,10 @@ const SDK_SERVICE = "sdk-capture-app";
 const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 const SAMPLES = "process_cpu:samples:count:cpu:nanoseconds";
 const CPU_INDEX = 1;
-// MANIFEST.md headline: cpu-exemplars.pb.gz → 8_730_000_000 ns, split by label `function` into
-// slow / fast / none.
-const CPU_TOTAL = 8_730_000_000;
-const SLOW = 6_740_000_000;
-const FAST = 1_500_000_000;
-const NO_FUNCTION = 490_000_000;
-const SAMPLES_TOTAL = 873;
+// MANIFEST.md: cpu-exemplars.pb.gz's totals and their split by the label `function`.
+const CPU_TOTAL = await pprofTotal("cpu-exemplars.pb.gz", "cpu/nanoseconds");
+const SAMPLES_TOTAL = await pprofTotal("cpu-exemplars.pb.gz", "samples/count");
+const { slow: SLOW, fast: FAST, none: NO_FUNCTION } = await cpuExemplarsSplit();
 const WALL = "wall:wall:nanoseconds:wall:nanoseconds";
 
 interface Range {

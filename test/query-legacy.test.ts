@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { decodeFlameGraph, diffCollapsed, flameGraphCollapsed, formatCollapsed, parseCollapsed } from "./setup/flamegraph";
 import { captureTimeMs, getJson, ingestProfile, replaySdkNodejs, responseBytes, type SdkCapture } from "./setup/query";
 import { plain, testdata, testdataPlain, testdataText } from "./setup/testdata";
+import { cpuExemplarsSplit, pprofTotal } from "./setup/manifest";
 
 const HOUR_MS = 3_600_000;
 const EXEMPLARS = "legacy/cpu-exemplars";
@@ -20,13 +21,10 @@ const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 const PYSPY_TYPE = "process_cpu:samples:count::milliseconds";
 const WALL = "wall:wall:nanoseconds:wall:nanoseconds";
 const WALL_SAMPLES = "wall:samples:count:wall:nanoseconds";
-// MANIFEST.md: cpu-exemplars.pb.gz → 8_730_000_000 ns, split by `function` into slow / fast / none;
-// pyspy-1.pb.gz → 781 samples.
-const CPU_TOTAL = 8_730_000_000;
-const SLOW = 6_740_000_000;
-const FAST = 1_500_000_000;
-const NO_FUNCTION = 490_000_000;
-const PYSPY_TOTAL = 781;
+// MANIFEST.md: cpu-exemplars.pb.gz's cpu total and its split by `function`; pyspy-1.pb.gz's samples.
+const CPU_TOTAL = await pprofTotal("cpu-exemplars.pb.gz", "cpu/nanoseconds");
+const { slow: SLOW, fast: FAST, none: NO_FUNCTION } = await cpuExemplarsSplit();
+const PYSPY_TOTAL = await pprofTotal("pyspy-1.pb.gz", "samples/count");
 const CPU_GOLDEN = "expected/cpu-exemplars.pb.gz.cpu.nanoseconds.collapsed";
 const PYSPY_GOLDEN = "expected/pyspy-1.pb.gz.samples.count.spy-scripting.collapsed";
 /** The recorded SDK upload re-sent with the current time, so that "the last hour" has SDK data. */

@@ -48,3 +48,19 @@ export async function pprofFacts(): Promise<PprofFacts[]> {
   }
   return facts;
 }
+
+/** A pprof's total of one `type/unit`, e.g. ("cpu-exemplars.pb.gz", "cpu/nanoseconds"). */
+export async function pprofTotal(file: string, typeUnit: string): Promise<number> {
+  const total = (await pprofFacts()).find((f) => f.file === file)?.totals.get(typeUnit);
+  if (total === undefined) throw new Error(`MANIFEST.md has no ${typeUnit} total for ${file}`);
+  return total;
+}
+
+/** The MANIFEST's split of cpu-exemplars.pb.gz's cpu total by the label `function`. */
+export async function cpuExemplarsSplit(): Promise<{ slow: number; fast: number; none: number }> {
+  const md = await testdataText("MANIFEST.md");
+  const m = /split by label `function` into slow ([\d_]+) \/ fast ([\d_]+) \/ none ([\d_]+)/.exec(md);
+  if (!m) throw new Error("MANIFEST.md no longer states the function split of cpu-exemplars.pb.gz");
+  const n = (s: string) => Number(s.replace(/_/g, ""));
+  return { slow: n(m[1]), fast: n(m[2]), none: n(m[3]) };
+}
