@@ -691,3 +691,30 @@ function synth(o: {
     timeNanos: o.timeNanos ?? BigInt(NOW) * 1_000_000n,
   }).encode();
 }
+
+describe("source-code links (spec §2.2 step 9)", () => {
+  it("puts the repository, ref and root path into every mapping's build id", async () => {
+    const bytes = await testdataPlain("pprof/cpu.pb.gz");
+    const original = Profile.decode(bytes);
+    const buildIds = original.mapping.map((m) => String(original.stringTable.strings[Number(m.buildId)]));
+    expect(buildIds.length).toBeGreaterThan(0);
+    const { builder } = ingest(bytes, {
+      nameLabels: [
+        ["service_git_ref", "v1.2.3"],
+        ["service_repository", "https://github.com/grafana/pyroscope"],
+      ],
+    });
+    const stored: string[] = [];
+    for (let m = 1; m < builder.mappingCount; m++) stored.push(builder.strings[builder.mappingBuildId.get(m)]);
+    expect(stored.map((s) => JSON.parse(s))).toEqual(
+      buildIds.map((id) => ({ repository: "https://github.com/grafana/pyroscope", git_ref: "v1.2.3", build_id: id, root_path: "" })),
+    );
+  });
+
+  it("leaves build ids alone without those labels", async () => {
+    const bytes = await testdataPlain("pprof/cpu.pb.gz");
+    const original = Profile.decode(bytes);
+    const { builder } = ingest(bytes);
+    expect(builder.strings[builder.mappingBuildId.get(1)]).toBe(String(original.stringTable.strings[Number(original.mapping[0].buildId)]));
+  });
+});

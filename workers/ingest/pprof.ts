@@ -18,8 +18,8 @@
 // series labels include `__profile_type__`, `__type__`, `__unit__`, `__period_*` (see
 // storedSeriesLabels for why).
 //
-// Not done (yet): Pyroscope's Go-only stack repairs (§2.2 step 8), the VCS build-id rewrite
-// (step 9) and tenant relabel rules. The decoded profile is consumed: it is edited in place.
+// Not done (yet): Pyroscope's Go-only stack repairs (§2.2 step 8; the spec does not describe
+// them) and tenant relabel rules. The decoded profile is consumed: it is edited in place.
 
 import type { BlockBuilder } from "../block/builder";
 import type { Config } from "../config";
@@ -42,6 +42,7 @@ import { validateProfile } from "./pprof-validate";
 import { metricNameFromSampleTypes, storedSeriesLabels, type SampleTypeConfig, type ValueTypeNames } from "./profile-type";
 import { applyIngestSpyFixes } from "./spy-fixes";
 import { stringAt } from "./string-table";
+import { applyVcsInfo } from "./vcs";
 
 export type { SampleTypeConfig };
 
@@ -144,6 +145,7 @@ function prepare(decoded: DecodedPprof, input: NormalizeInput): Prepared {
     seriesLabels = pushSeriesLabels(input.seriesLabels);
   }
   validateProfile(p, decoded.bytes.length, seriesLabels, config, input.nowMs);
+  applyVcsInfo(p, seriesLabels);
   // max_sessions_per_series is 0: the SDK session id never reaches storage.
   seriesLabels = withoutLabel(seriesLabels, SESSION_ID);
 
