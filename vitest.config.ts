@@ -18,27 +18,47 @@ function serveTestdata(request: Request): Response {
   return new Response(fs.readFileSync(file));
 }
 
-export default defineConfig(async () => ({
-  plugins: [
-    cloudflareTest({
-      main: "./workers/index.ts",
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
-          // The shared corpus holds profiles from 2021 onwards: accept any age in tests.
-          RETENTION_SECONDS: "0",
-          MAX_QUERY_LOOKBACK_SECONDS: "0",
-          // Small enough that the over-limit test does not allocate 256 MiB.
-          INGESTION_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+// Two projects with one service configuration each: the open service (AUTH_MODE=open, as `npm
+// start` runs it) for everything, and the authenticated one (a deployed Worker's defaults) for the
+// tenancy and token tests.
+const AUTH_TESTS = ["test/auth*.test.ts"];
+const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+async function project(name: string, include: string[], exclude: string[], bindings: Record<string, string>) {
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./workers/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
+            // The shared corpus holds profiles from 2021 onwards: accept and query any age in tests.
+            RETENTION_SECONDS: "0",
+            MAX_QUERY_LOOKBACK_SECONDS: "0",
+            // Small enough that the over-limit test does not allocate 256 MiB.
+            INGESTION_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+            ...bindings,
+          },
+          serviceBindings: { TESTDATA: serveTestdata },
         },
-        serviceBindings: { TESTDATA: serveTestdata },
-      },
-    }),
-  ],
+      }),
+    ],
+    test: {
+      name,
+      include,
+      exclude,
+      setupFiles: ["./test/setup/apply-migrations.ts"],
+      testTimeout: 60_000,
+    },
+  };
+}
+
+export default defineConfig(async () => ({
   test: {
-    setupFiles: ["./test/setup/apply-migrations.ts"],
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
+    projects: [
+      await project("open", ["test/**/*.test.ts"], AUTH_TESTS, { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0" }),
+      await project("auth", AUTH_TESTS, [], { AUTH_MODE: "required", ADMIN_TOKEN }),
+    ],
   },
 }));

@@ -62,6 +62,18 @@ export interface Config {
   MERGE_FANOUT: number;
   /** Decoded block sections each merger keeps for repeated queries. */
   QUERY_CACHE_BYTES: number;
+  /**
+   * `required`: every data request needs a token (the default, for deployed Workers). `open`: no
+   * authentication, X-Scope-OrgID picks the tenant (`npm start` runs open and says so).
+   */
+  AUTH_MODE: string;
+  /**
+   * Per-tenant ingestion rate, uncompressed bytes per second (token bucket); 0 = unlimited.
+   * Pyroscope's default is 4 MiB/s; `npm start` sets 0 unless told otherwise.
+   */
+  INGESTION_RATE_BYTES: number;
+  /** The bucket size: the most a tenant may send at once. A larger single upload is refused. */
+  INGESTION_BURST_BYTES: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -87,6 +99,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   MAX_FLAMEGRAPH_NODES_MAX: 1048576,
   MERGE_FANOUT: 16,
   QUERY_CACHE_BYTES: 32 * 1024 * 1024,
+  AUTH_MODE: "required",
+  INGESTION_RATE_BYTES: 4 * 1024 * 1024,
+  INGESTION_BURST_BYTES: 2 * 1024 * 1024,
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */
@@ -107,6 +122,9 @@ export function loadConfig(env: object): Config {
     }
   }
   const config = out as unknown as Config;
+  if (config.AUTH_MODE !== "required" && config.AUTH_MODE !== "open") {
+    throw new Error(`config: AUTH_MODE must be "required" or "open", got ${JSON.stringify(config.AUTH_MODE)}`);
+  }
   if (config.FLUSH_MAX_AGE_MS === 0 && config.FLUSH_MAX_BYTES === 0) {
     throw new Error("config: FLUSH_MAX_AGE_MS and FLUSH_MAX_BYTES cannot both be 0: ingesters would never flush");
   }

@@ -5,4 +5,6 @@ export interface Env {
   BLOCKS: R2Bucket;
   DB: D1Database;
   ASSETS?: Fetcher;
+  /** Secret: a token that acts as admin of every tenant (`wrangler secret put ADMIN_TOKEN`). */
+  ADMIN_TOKEN?: string;
 }

@@ -120,3 +120,47 @@ export const ingesters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.service, t.shard] })],
 );
+
+/** API tokens, stored as SHA-256 hashes only; a revoked token keeps its row for the audit trail. */
+export const tokens = sqliteTable(
+  "tokens",
+  {
+    id: text("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    /** read, write or admin. */
+    scope: text("scope").notNull(),
+    name: text("name").notNull(),
+    hash: text("hash").notNull().unique(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("tokens_by_tenant").on(t.tenant)],
+);
+
+/** Per-tenant overrides of the limits in workers/config.ts (name = the config key). */
+export const tenantLimits = sqliteTable(
+  "tenant_limits",
+  {
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    value: text("value").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.name] })],
+);
+
+/** Who changed what: token and limit administration. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    tenant: text("tenant").notNull(),
+    /** The token id that acted, or "root" for the ADMIN_TOKEN secret. */
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    /** JSON details of the change (never a secret). */
+    detail: text("detail").notNull(),
+  },
+  (t) => [index("audit_by_tenant_time").on(t.tenant, t.at)],
+);
