@@ -20,6 +20,7 @@ import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
 import { blockObjectKey } from "../workers/flush/keys";
+import { flushed, flushFailed, type MetricsDelta } from "../workers/ops/metrics";
 import { accumulatorFor } from "../workers/query/evaluate";
 import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
 import { viewOfBytes } from "../workers/query/view";
@@ -160,9 +161,11 @@ export class Ingester extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     try {
-      await this.flush();
+      const result = await this.flush();
       this.failures = 0;
+      await this.count(flushed(result?.committed ? result.sizeBytes : null));
     } catch (err) {
+      await this.count(flushFailed());
       const delay = Math.min(RETRY_MS * 2 ** this.failures++, MAX_RETRY_MS);
       console.error(
         `ingester ${this.describe()}: flush of generation ${this.state.frozen} failed ${this.failures} time(s); ` +
@@ -261,6 +264,17 @@ export class Ingester extends DurableObject<Env> {
     }
     finish();
     return { builder, stats };
+  }
+
+  /** Adds to the tenant's metrics; a metrics failure must not count as a flush failure. */
+  private async count(delta: MetricsDelta): Promise<void> {
+    const tenant = this.state.identity?.tenant;
+    if (!tenant) return;
+    try {
+      await this.env.TENANT.getByName(tenant).record(delta);
+    } catch (err) {
+      console.warn(`ingester ${this.describe()}: could not record flush metrics:`, err);
+    }
   }
 
   private blockId(gen: number): string {

@@ -7,6 +7,8 @@
 //   query    24 h of one service (8,640 real CPU profiles) ingested, then the 24-h flame graph
 //            (first and repeated), 24-h SelectSeries and 1-h flame graph, with totals checked, vs
 //            gunzip + decode + merge of the same pprofs in Node
+//   formats  JFR decode throughput and peak memory (dump2, and dump2's chunk repeated 8×) vs
+//            pprof decode of dump2's expected pprofs, in Node
 //
 // Environment: TESTDATA_DIR (default ../shared/testdata), BENCH_CONCURRENCY (8),
 // BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
@@ -21,6 +23,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { printFormatsReport, runFormats } from "./bench/formats.mjs";
 import { printIngestReport, runIngest } from "./bench/ingest.mjs";
 import { printQueryReport, runQuery } from "./bench/query.mjs";
 import { writeJson } from "./bench/report.mjs";
@@ -29,6 +32,7 @@ import { killAllSync, ROOT, stopAll } from "./bench/server.mjs";
 const SECTIONS = {
   ingest: { run: runIngest, print: printIngestReport },
   query: { run: runQuery, print: printQueryReport },
+  formats: { run: runFormats, print: printFormatsReport },
 };
 
 function envNumber(name, fallback) {

@@ -25,11 +25,22 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
+// Local development runs open and without an ingestion rate limit, unless the caller sets them:
+// a deployed Worker's defaults (wrangler.toml, workers/config.ts) require tokens and limit rates.
+const setVars = new Set(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.split(":")[0]] : [])));
+const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0" };
+const extra = Object.entries(localDefaults).flatMap(([k, v]) => (setVars.has(k) ? [] : ["--var", `${k}:${v}`]));
+
 const port = args.includes("--port") ? args[args.indexOf("--port") + 1] : "4040";
 console.log(
-  `Starting the service on http://127.0.0.1:${port} (ingest: /ingest, /push.v1.PusherService/Push; limits: /config).`,
+  `Starting the service on http://127.0.0.1:${port} (ingest: /ingest, /push.v1.PusherService/Push; query: /querier.v1.QuerierService, /pyroscope/render; limits: /config).`,
 );
-console.log("Authentication is not enabled yet: every request is stored as tenant 'anonymous'.");
-const dev = spawn(process.execPath, [wrangler, "dev", ...args], { cwd: root, stdio: "inherit" });
+if (!setVars.has("AUTH_MODE")) {
+  console.log(
+    "OPEN MODE: no authentication; X-Scope-OrgID picks the tenant (default 'anonymous'). " +
+      "Pass `-- --var AUTH_MODE:required` (and ADMIN_TOKEN in .dev.vars) to require tokens as a deployed Worker does.",
+  );
+}
+const dev = spawn(process.execPath, [wrangler, "dev", ...extra, ...args], { cwd: root, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -53,7 +53,7 @@ describe("bad inputs on /ingest", () => {
       ["invalid service name", () => ingest("name=bad%20app!&format=pprof", cpu), 400],
       ["missing name", () => ingest("format=pprof", cpu), 400],
       ["invalid UTF-8 in the profile", async () => ingest("name=bad&format=pprof", await testdata("pprof/invalid_utf8.pb.gz")), 422],
-      ["unknown format (collapsed text, per Pyroscope; not supported yet)", () => ingest("name=bad&format=xml", cpu), 422],
+      ["unknown format (read as collapsed text, per Pyroscope; a gzipped pprof is not UTF-8 text)", () => ingest("name=bad&format=xml", cpu), 422],
       ["prev_profile (cumulative Go SDK)", () => ingest("name=bad", withPrev.body, withPrev.contentType), 422],
       ["multipart without boundary", () => ingest("name=bad", cpu, "multipart/form-data"), 422],
     ];

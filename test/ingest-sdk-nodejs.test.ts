@@ -79,9 +79,19 @@ describe("@pyroscope/nodejs recorded requests", () => {
     for (const [type, total] of want) if (total > 0) expect([type, got.get(type)]).toEqual([type, total]);
   });
 
+  it("stores each request under the tenant its X-Scope-OrgID names (anonymous without one)", async () => {
+    const rows = await env.DB.prepare("SELECT DISTINCT tenant FROM blocks WHERE service = ? ORDER BY tenant").bind("sdk-capture-app").all<{ tenant: string }>();
+    const sent = new Set(captures.map((c) => c.headers.find(([k]) => k.toLowerCase() === "x-scope-orgid")?.[1] ?? "anonymous"));
+    expect(rows.results.map((r) => r.tenant)).toEqual([...sent].sort());
+    expect(sent.size).toBeGreaterThan(1);
+  });
+
   it("records the service in the catalog with its profile types and SDK versions", async () => {
-    const row = await env.DB.prepare("SELECT * FROM services WHERE service = ?")
-      .bind("sdk-capture-app")
+    const all = await env.DB.prepare("SELECT sum(profiles) AS profiles FROM services WHERE service = ?").bind("sdk-capture-app").first<{ profiles: number }>();
+    expect(all!.profiles).toBe(stored.reduce((n, s) => n + s.profiles, 0));
+    // The 0.6.4 scenarios send X-Scope-OrgID: capture-tenant (sdk-nodejs/README.md).
+    const row = await env.DB.prepare("SELECT * FROM services WHERE service = ? AND tenant = ?")
+      .bind("sdk-capture-app", "capture-tenant")
       .first<{ profile_types: string; spy_names: string; sdk_versions: string; profiles: number; ingested_bytes: number }>();
     expect(row).not.toBeNull();
     const types = JSON.parse(row!.profile_types) as string[];
@@ -89,7 +99,6 @@ describe("@pyroscope/nodejs recorded requests", () => {
     expect(types.some((t) => t.startsWith("wall:wall:nanoseconds"))).toBe(true);
     expect(JSON.parse(row!.spy_names)).toEqual(["nodespy"]);
     expect(JSON.parse(row!.sdk_versions)).toContain("com.grafana.pyroscope/nodejs/0.6.4");
-    expect(row!.profiles).toBe(stored.reduce((n, s) => n + s.profiles, 0));
     expect(row!.ingested_bytes).toBeGreaterThan(0);
   });
 
@@ -104,7 +113,7 @@ describe("@pyroscope/nodejs recorded requests", () => {
     // Every profile carries service_name and __name__ exactly once.
     expect(rows.service_name.profiles).toBe(profiles);
     expect(rows.__name__.profiles).toBe(profiles);
-    const svc = await env.DB.prepare("SELECT ingested_bytes FROM services WHERE service = ?")
+    const svc = await env.DB.prepare("SELECT sum(ingested_bytes) AS ingested_bytes FROM services WHERE service = ?")
       .bind("sdk-capture-app")
       .first<{ ingested_bytes: number }>();
     // Bytes are shared among profiles by sample count and rounded per profile.

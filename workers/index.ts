@@ -1,21 +1,28 @@
-// The edge Worker: routes ingestion, Connect RPCs and operational endpoints. The dashboard's
-// static files in web/ are served by Workers Static Assets before this code runs.
+// The edge Worker: authenticates, then routes ingestion, Connect RPCs, the legacy query API, the
+// admin API and operational endpoints. The dashboard's static files in web/ are served by Workers
+// Static Assets before this code runs.
 
 import { AutoRouter, type IRequest, type RouterType } from "itty-router";
+import { authenticate, AuthError, authorize, type Principal } from "./auth/authenticate";
+import type { Scope } from "./auth/tokens";
 import { DEFAULTS, type Config, loadConfig } from "./config";
 import type { Env } from "./env";
+import { handleAdminLimits, handleAdminTokens } from "./http/admin";
 import { ConnectService } from "./http/connect";
 import { errorResponse } from "./http/errors";
 import { handleIngest } from "./http/ingest";
+import { buildInfo, registerOps } from "./http/ops";
+import { handleOtlp, registerOtlp } from "./http/otlp";
 import { registerPush } from "./http/push";
 import { registerQuerier } from "./http/querier";
 import { handleLegacy } from "./http/render";
+import { metricsBuffer, queried } from "./ops/metrics";
+import { collectMetrics, PROMETHEUS_CONTENT_TYPE } from "./ops/prometheus";
+import { configFor } from "./ops/tenant-config";
 
 export { Ingester } from "../durable-objects/ingester";
 export { Merger } from "../durable-objects/merger";
-
-/** Tenancy arrives with issue #5; until then every request belongs to Pyroscope's default tenant. */
-const TENANT = "anonymous";
+export { Tenant } from "../durable-objects/tenant";
 
 let cached: { env: Env; config: Config; connect: ConnectService } | null = null;
 
@@ -29,11 +36,63 @@ function runtime(env: Env) {
       connect: new ConnectService((router) => {
         registerPush(router);
         registerQuerier(router);
+        registerOps(router);
+        registerOtlp(router);
       }, config.INGESTION_BODY_LIMIT_BYTES),
     };
   }
   return cached;
 }
+
+/** What each Connect service needs; services not listed need an admin token. */
+const RPC_SCOPES: Record<string, Scope | null> = {
+  "push.v1.PusherService": "write",
+  "opentelemetry.proto.collector.profiles.v1development.ProfilesService": "write",
+  "querier.v1.QuerierService": "read",
+  "version.v1.Version": null,
+  "grpc.health.v1.Health": null,
+};
+
+/** `config` holds the limits of the caller's (first) tenant: the defaults plus its overrides. */
+type Handler = (req: IRequest, env: Env, p: Principal, config: Config) => Promise<Response>;
+
+/**
+ * Runs `handler` for callers allowed to `need`; refusals are JSON errors in Pyroscope's shape
+ * (401 unauthenticated, 403 permission_denied), for Connect clients as much as for HTTP ones.
+ */
+function guarded(need: Scope, handler: Handler, method?: string) {
+  return async (req: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> => {
+    let p: Principal;
+    const base = runtime(env).config;
+    try {
+      p = await authenticate(req, env, base);
+      authorize(p, need);
+    } catch (err) {
+      if (err instanceof AuthError) return errorResponse(err.status, err.message);
+      throw err;
+    }
+    const config = await configFor(env.DB, base, p.tenants[0]);
+    const start = performance.now();
+    const res = await handler(req, env, p, config);
+    if (method) {
+      const seconds = (performance.now() - start) / 1000;
+      for (const tenant of p.tenants) metricsBuffer.add(tenant, queried(method, res.status, seconds));
+    }
+    // Whatever the request counted (ingested, discarded, queried) reaches the tenant objects in
+    // batches, at most one call per tenant and second from this isolate.
+    metricsBuffer.flushSoon(ctx, env);
+    return res;
+  };
+}
+
+/** Tenants whose metrics a caller may read: its own, or every known tenant for ADMIN_TOKEN and open mode. */
+async function metricsTenants(env: Env, p: Principal): Promise<string[]> {
+  if (!p.anyTenant) return p.tenants;
+  const rows = await env.DB.prepare("SELECT tenant FROM ingesters UNION SELECT tenant FROM tokens ORDER BY tenant").all<{ tenant: string }>();
+  return rows.results.map((r) => r.tenant);
+}
+
+const ingest: Handler = (req, env, p, config) => timed("ingest", handleIngest(req, env, config, p.tenants[0]));
 
 const router: RouterType<IRequest, [Env, ExecutionContext]> = AutoRouter({
   catch: (err) => {
@@ -47,22 +106,39 @@ router
   .get("/ready", () => new Response("ready", { headers: { "Content-Type": "text/plain" } }))
   .get("/config", (_req, env) => {
     const { config } = runtime(env);
-    return Response.json({ limits: config, defaults: DEFAULTS });
+    return Response.json({ limits: config, defaults: DEFAULTS, adminTokenConfigured: Boolean(env.ADMIN_TOKEN) });
   })
-  .post("/ingest", (req, env) => timed("ingest", handleIngest(req, env, runtime(env).config, TENANT)))
-  .post("/pyroscope/ingest", (req, env) => timed("ingest", handleIngest(req, env, runtime(env).config, TENANT)))
+  .get("/api/v1/status/buildinfo", buildInfo)
+  .post("/ingest", guarded("write", ingest))
+  .post("/pyroscope/ingest", guarded("write", ingest))
   .all("/ingest", () => errorResponse(405, "use POST for /ingest", { Allow: "POST" }))
   .all("/pyroscope/ingest", () => errorResponse(405, "use POST for /pyroscope/ingest", { Allow: "POST" }))
-  .get("/pyroscope/render", (req, env) => handleLegacy("render", req, env, runtime(env).config, TENANT))
-  .get("/pyroscope/render-diff", (req, env) => handleLegacy("render-diff", req, env, runtime(env).config, TENANT))
-  .get("/pyroscope/label-values", (req, env) => handleLegacy("label-values", req, env, runtime(env).config, TENANT))
-  .get("/pyroscope/labels", (req, env) => handleLegacy("labels", req, env, runtime(env).config, TENANT))
-  .all("*", (req, env) => {
+  .post("/v1development/profiles", guarded("write", (req, env, p, config) => timed("otlp", handleOtlp(req, env, config, p.tenants[0]))))
+  .all("/v1development/profiles", () => errorResponse(405, "use POST for /v1development/profiles", { Allow: "POST" }))
+  .get("/pyroscope/render", guarded("read", (req, env, p, config) => handleLegacy("render", req, env, config, p.tenants), "render"))
+  .get("/pyroscope/render-diff", guarded("read", (req, env, p, config) => handleLegacy("render-diff", req, env, config, p.tenants), "render-diff"))
+  .get("/pyroscope/label-values", guarded("read", (req, env, p, config) => handleLegacy("label-values", req, env, config, p.tenants), "label-values"))
+  .get("/pyroscope/labels", guarded("read", (req, env, p, config) => handleLegacy("labels", req, env, config, p.tenants), "labels"))
+  .get(
+    "/metrics",
+    guarded("read", async (_req, env, p) => {
+      await metricsBuffer.flushNow(env);
+      const text = await collectMetrics(env, await metricsTenants(env, p));
+      return new Response(text, { headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE } });
+    }),
+  )
+  .all("/api/admin/tokens/:id?", guarded("admin", (req, env, p) => handleAdminTokens(req, env, p, req.params.id)))
+  .all("/api/admin/limits", guarded("admin", (req, env, p) => handleAdminLimits(req, env, runtime(env).config, p)))
+  .all("*", (req, env, ctx) => {
     const rt = runtime(env);
     const path = rt.connect.resolve(new URL(req.url).pathname);
     if (!path) return undefined;
     if (req.method !== "POST") return errorResponse(405, `${path} only accepts POST`, { Allow: "POST" });
-    return timed("rpc", rt.connect.serve(path, req, { env, config: rt.config, tenant: TENANT, request: req }));
+    const service = path.split("/")[1];
+    const need = service in RPC_SCOPES ? RPC_SCOPES[service] : "admin";
+    const serve: Handler = (r, e, p, config) => timed("rpc", rt.connect.serve(path, r, { env: e, config, tenants: p.tenants, request: r }));
+    if (need === null) return serve(req, env, { tenants: [], scopes: new Set(), actor: "public", anyTenant: false }, rt.config);
+    return guarded(need, serve, need === "read" ? path.split("/")[2] : undefined)(req, env, ctx);
   });
 
 /**

@@ -21,7 +21,8 @@ import { IngestError } from "../ingest/errors";
 export interface RequestContext {
   env: Env;
   config: Config;
-  tenant: string;
+  /** One for writes; reads may name several (`X-Scope-OrgID: a|b`). */
+  tenants: string[];
   request: Request;
 }
 

@@ -3,6 +3,19 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { IngestError } from "../ingest/errors";
+import { discarded, metricsBuffer } from "../ops/metrics";
+
+/** Reasons Dispatch counts itself when it refuses a request. */
+const COUNTED_BY_DISPATCH = new Set(["rate_limited", "ingester_backlogged"]);
+
+/**
+ * Counts a refused upload in the tenant's discarded metrics (one profile: a refused request
+ * never got as far as its split into profiles and samples).
+ */
+export function countRefusal(tenant: string, err: unknown, bytes: number): void {
+  if (!(err instanceof IngestError) || COUNTED_BY_DISPATCH.has(err.reason)) return;
+  metricsBuffer.add(tenant, discarded(err.reason, 1, 0, bytes));
+}
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: "invalid_argument",

@@ -4,12 +4,19 @@
 
 import type { Config } from "../config";
 import type { Env } from "../env";
+import type { AssembledProfile } from "../ingest/assemble";
 import { parseTimeMs } from "../ingest/attime";
 import { IngestError, invalid } from "../ingest/errors";
+import { decodeFolded, decodeLines } from "../ingest/folded";
 import { maybeGunzipAsync, readBodyCapped } from "../ingest/gzip";
+import { decodeJfr } from "../ingest/jfr";
+import { parseSampleRate, type LegacyMeta } from "../ingest/legacy-labels";
 import { parseMultipart, type Part } from "../ingest/multipart";
 import { parseName } from "../ingest/name";
 import { decodePprof, normalizePprof, type SampleTypeConfig } from "../ingest/pprof";
+import { decodeSpeedscope } from "../ingest/speedscope";
+import { decodeTree } from "../ingest/tree";
+import { decodeTrie } from "../ingest/trie";
 import { Dispatch } from "../route/dispatch";
 import { errorResponse, ingestStatus } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
@@ -42,55 +49,131 @@ async function ingest(request: Request, env: Env, config: Config, tenant: string
   const nowMs = Date.now();
   const { app, labels } = parseName(q.get("name") ?? "");
   const fromMs = parseTimeMs(q.get("from"), nowMs);
+  const untilMs = parseTimeMs(q.get("until"), nowMs);
   const format = (q.get("format") ?? "").toLowerCase();
   const contentType = request.headers.get("content-type") ?? "";
   const spyName = q.get("spyName") || "unknown";
-
-  const multipart = contentType.includes("multipart/form-data");
   const kind = bodyFormat(format, contentType);
-  if (kind !== "pprof") {
-    // 4xx, not 5xx: the Java agent retries 5xx for ever (spec §1.8). Issue #4 adds these formats.
-    throw invalid("unsupported_format", `${kind} uploads are not supported yet; send pprof (raw with format=pprof, or multipart)`);
-  }
 
   const body = await readBodyCapped(request, config.INGESTION_BODY_LIMIT_BYTES);
-  let profile: Uint8Array;
-  let sampleTypeConfig: SampleTypeConfig | undefined;
-  if (multipart) {
-    const parts = parseMultipart(body, contentType);
-    const prev = part(parts, "prev_profile");
-    if (prev && prev.data.length > 0) {
-      throw invalid(
-        "unsupported_client",
-        "unsupported client version. Please update github.com/grafana/pyroscope-go to the latest version",
-      );
-    }
-    const stc = part(parts, "sample_type_config");
-    if (stc && stc.data.length > 0) sampleTypeConfig = parseSampleTypeConfig(stc.data);
-    const p = part(parts, "profile");
-    // Pyroscope accepts a multipart upload without a profile as a no-op.
-    if (!p || p.data.length === 0) return new Response(null, { status: 200 });
-    profile = p.data;
-  } else {
-    profile = body;
-  }
   const timer = new PhaseTimer();
-  const raw = await maybeGunzipAsync(profile, config.MAX_PROFILE_SIZE_BYTES);
   const dispatch = new Dispatch(env, config, tenant);
-  normalizePprof(
-    decodePprof(raw),
-    { mode: "ingest", appName: app, nameLabels: labels, spyName, sampleTypeConfig, fromMs, nowMs, config },
-    dispatch.sink,
-  );
+  // Every profile of the request is decoded and written into the dispatch builders before any
+  // is sent, so a refusal anywhere leaves storage untouched.
+  let decoded: Uint8Array;
+  if (kind === "pprof") {
+    const pprof = await pprofInput(body, contentType, config);
+    // Pyroscope accepts a multipart upload without a profile as a no-op.
+    if (pprof === undefined) return new Response(null, { status: 200 });
+    decoded = pprof.raw;
+    normalizePprof(
+      decodePprof(decoded),
+      { mode: "ingest", appName: app, nameLabels: labels, spyName, sampleTypeConfig: pprof.sampleTypeConfig, fromMs, nowMs, config },
+      dispatch.sink,
+    );
+  } else if (kind === "jfr") {
+    const jfr = await jfrInput(body, contentType, config);
+    decoded = jfr.recording;
+    const profiles = decodeJfr(jfr.recording, jfr.labels, { appName: app, nameLabels: labels, spyName, fromMs, untilMs, nowMs, config });
+    storeAll(profiles, decoded, nowMs, config, dispatch);
+  } else {
+    decoded = body;
+    const meta: LegacyMeta = { appName: app, nameLabels: labels, spyName, sampleRate: parseSampleRate(q.get("sampleRate")), fromMs, untilMs };
+    const profiles = decodeLegacy(kind, body, meta, config);
+    asPushRefusal(() => storeAll(profiles, decoded, nowMs, config, dispatch));
+  }
   timer.end("decode");
   await dispatch.send({
     receivedAtMs: nowMs,
-    bytes: raw.length + labelBytes(labels) + app.length,
+    bytes: decoded.length + labelBytes(labels) + app.length,
     spyName,
     sdk: sdkOf(labels, request.headers),
   });
   timer.end("store");
   return new Response(null, { status: 200, headers: { "Server-Timing": timer.header() } });
+}
+
+/** The pprof of a raw or multipart upload, inflated; undefined for a multipart without one. */
+async function pprofInput(
+  body: Uint8Array,
+  contentType: string,
+  config: Config,
+): Promise<{ raw: Uint8Array; sampleTypeConfig?: SampleTypeConfig } | undefined> {
+  if (!contentType.includes("multipart/form-data")) return { raw: await maybeGunzipAsync(body, config.MAX_PROFILE_SIZE_BYTES) };
+  const parts = parseMultipart(body, contentType);
+  const prev = part(parts, "prev_profile");
+  if (prev && prev.data.length > 0) {
+    throw invalid(
+      "unsupported_client",
+      "unsupported client version. Please update github.com/grafana/pyroscope-go to the latest version",
+    );
+  }
+  const stc = part(parts, "sample_type_config");
+  const sampleTypeConfig = stc && stc.data.length > 0 ? parseSampleTypeConfig(stc.data) : undefined;
+  const p = part(parts, "profile");
+  if (!p || p.data.length === 0) return undefined;
+  return { raw: await maybeGunzipAsync(p.data, config.MAX_PROFILE_SIZE_BYTES), sampleTypeConfig };
+}
+
+/**
+ * A JFR upload (spec §1.5.7): the recording as the body, or multipart parts `jfr` (required) and
+ * `labels` (optional). Each may be gzipped, and is bounded by MAX_PROFILE_SIZE_BYTES once inflated.
+ */
+async function jfrInput(body: Uint8Array, contentType: string, config: Config): Promise<{ recording: Uint8Array; labels?: Uint8Array }> {
+  if (!contentType.includes("multipart/form-data")) return { recording: await jfrPart(body, config) };
+  const parts = parseMultipart(body, contentType);
+  const jfr = part(parts, "jfr");
+  if (!jfr) throw invalid("malformed_profile", "jfr field is required");
+  const labels = part(parts, "labels");
+  return { recording: await jfrPart(jfr.data, config), labels: labels && (await jfrPart(labels.data, config)) };
+}
+
+async function jfrPart(data: Uint8Array, config: Config): Promise<Uint8Array> {
+  try {
+    return await maybeGunzipAsync(data, config.MAX_PROFILE_SIZE_BYTES);
+  } catch (e) {
+    // Pyroscope's JFR path words the limit its own way.
+    if (e instanceof IngestError && e.reason === "profile_size_limit") {
+      throw invalid(e.reason, `decompressed size exceeds maximum allowed size of ${config.MAX_PROFILE_SIZE_BYTES} bytes`);
+    }
+    throw e;
+  }
+}
+
+/** The text and tree formats (spec §1.5.1–§1.5.5, §1.5.8); parse errors are 422. */
+function decodeLegacy(kind: string, body: Uint8Array, meta: LegacyMeta, config: Config): AssembledProfile[] {
+  switch (kind) {
+    case "trie":
+      return decodeTrie(body, meta);
+    case "tree":
+      return decodeTree(body, meta, config);
+    case "lines":
+      return decodeLines(body, meta);
+    case "speedscope":
+      return decodeSpeedscope(body, meta);
+    default:
+      return decodeFolded(body, meta);
+  }
+}
+
+/** Runs each profile through the push pipeline into the dispatch builders; `bytes` is what the size limit measures. */
+function storeAll(profiles: AssembledProfile[], bytes: Uint8Array, nowMs: number, config: Config, dispatch: Dispatch): void {
+  for (const { labels, profile } of profiles) {
+    normalizePprof({ profile, bytes }, { mode: "push", seriesLabels: labels, nowMs, config }, dispatch.sink);
+  }
+}
+
+/**
+ * On the text and tree paths Pyroscope converts first and then pushes, and a refusal of the push
+ * step keeps the push status: 400 rather than the 422 of a conversion error (spec §1.8).
+ */
+function asPushRefusal(store: () => void): void {
+  try {
+    store();
+  } catch (e) {
+    if (e instanceof IngestError && e.kind === "invalid") throw new IngestError("bad_request", e.reason, e.message);
+    throw e;
+  }
 }
 
 function part(parts: Part[], name: string): Part | undefined {

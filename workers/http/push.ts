@@ -12,14 +12,17 @@ import { labelValue } from "../ingest/labels";
 import { decodePprof, normalizePprof } from "../ingest/pprof";
 import { Dispatch } from "../route/dispatch";
 import { requestContext } from "./connect";
-import { toConnectError } from "./errors";
+import { countRefusal, toConnectError } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
 import { PhaseTimer } from "./timing";
 
 export function registerPush(router: ConnectRouter): void {
   router.service(PusherService, {
     async push(req, ctx) {
-      const { env, config, tenant, request } = requestContext(ctx);
+      const { env, config, tenants, request } = requestContext(ctx);
+      const tenant = tenants[0];
+      // Uncompressed bytes decoded so far: what a refusal counts as discarded.
+      let bytes = 0;
       try {
         if (req.series.length === 0 || req.series.every((s) => s.samples.length === 0)) {
           throw new ConnectError("no profiles received", Code.InvalidArgument);
@@ -27,7 +30,6 @@ export function registerPush(router: ConnectRouter): void {
         const nowMs = Date.now();
         const timer = new PhaseTimer();
         const dispatch = new Dispatch(env, config, tenant);
-        let bytes = 0;
         let spyName = "";
         let sdk = "";
         for (const series of req.series) {
@@ -52,6 +54,7 @@ export function registerPush(router: ConnectRouter): void {
         ctx.responseHeader.set("Server-Timing", timer.header());
         return {};
       } catch (err) {
+        countRefusal(tenant, err, bytes);
         throw toConnectError(err);
       }
     },

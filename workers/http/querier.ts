@@ -22,8 +22,8 @@ import { focusCallSite } from "../query/focus";
 import { requestContext } from "./connect";
 
 function queryContext(ctx: HandlerContext): api.QueryContext {
-  const { env, config, tenant } = requestContext(ctx);
-  return { env, config, tenant, nowMs: Date.now() };
+  const { env, config, tenants } = requestContext(ctx);
+  return { env, config, tenants, nowMs: Date.now() };
 }
 
 /** Clients opt into UTF-8 label names with an `Accept` capability (spec §3.2). */
@@ -75,6 +75,16 @@ async function mergedTree(q: api.QueryContext, r: MergeRequest, ctx: HandlerCont
   return callSite.length > 0 ? focusCallSite(tree, callSite) : tree;
 }
 
+/**
+ * Blocks keep no period, so the merged pprof gets the one Pyroscope's query path derives from the
+ * profile name: CPU profiles are in nanoseconds (1e9 per second), Go heap samples every 512 KiB.
+ */
+function periodOf(name: string): bigint {
+  if (name === "process_cpu") return 1_000_000_000n;
+  if (name === "memory") return 524_288n;
+  return 1n;
+}
+
 async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: number) {
   const { profile, type, range } = await api.mergeProfile(q, {
     profileTypeId: r.profileTypeID,
@@ -91,7 +101,7 @@ async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: numb
     sampleUnit: type.sampleUnit,
     periodType: type.periodType,
     periodUnit: type.periodUnit,
-    period: 0n,
+    period: periodOf(type.name),
     timeNanos: BigInt(Math.max(0, endMs)) * 1_000_000n,
     durationNanos: BigInt(Math.max(0, endMs - startMs)) * 1_000_000n,
     maxNodes,

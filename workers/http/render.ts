@@ -34,9 +34,9 @@ export async function handleLegacy(
   req: Request,
   env: Env,
   config: Config,
-  tenant: string,
+  tenants: string[],
 ): Promise<Response> {
-  const ctx: api.QueryContext = { env, config, tenant, nowMs: Date.now() };
+  const ctx: api.QueryContext = { env, config, tenants, nowMs: Date.now() };
   const params = new URL(req.url).searchParams;
   try {
     switch (route) {

@@ -10,6 +10,8 @@ import { type Config, shardsFor } from "../config";
 import type { Env } from "../env";
 import type { PushMeta } from "../flush/stats";
 import { IngestError } from "../ingest/errors";
+import { humanBytes } from "../ingest/gzip";
+import { discarded, ingested, metricsBuffer } from "../ops/metrics";
 import { ingesterName, shardOf } from "./shard";
 
 /** Serialized RPC arguments are limited to 32 MiB (PLATFORM.md §4); leave room for the rest. */
@@ -53,6 +55,8 @@ export class Dispatch {
   async send(meta: PushMeta): Promise<void> {
     const targets = [...this.targets.entries()].filter(([, t]) => t.builder.profileCount > 0);
     const samples = targets.reduce((n, [, t]) => n + t.builder.sampleCount, 0);
+    const profiles = targets.reduce((n, [, t]) => n + t.builder.profileCount, 0);
+    await this.admit(meta.bytes, profiles, samples);
     const encoded = targets.map(([name, t]) => {
       // Stored, not deflated: the ingester keeps it only until the next flush, and deflating
       // here cost 4x the CPU of the whole encoding on the acknowledgement path.
@@ -79,11 +83,33 @@ export class Dispatch {
     );
     const refused = encoded.filter((_, i) => !stored[i]).map(({ t }) => t.service);
     if (refused.length > 0) {
+      metricsBuffer.add(this.tenant, discarded("ingester_backlogged", profiles, samples, meta.bytes));
       throw new IngestError(
         "rate_limited",
         "ingester_backlogged",
         `the ingester of service ${JSON.stringify(refused[0])} is behind on writing blocks and refused the push; retry later`,
       );
     }
+    metricsBuffer.add(this.tenant, ingested(profiles, samples, meta.bytes));
+  }
+
+  /**
+   * The tenant's ingestion rate limit (a token bucket in its Tenant object; spec §7.3): a request
+   * over the rate is refused whole with 429, and counted as discarded.
+   */
+  private async admit(bytes: number, profiles: number, samples: number): Promise<void> {
+    const { INGESTION_RATE_BYTES: rate, INGESTION_BURST_BYTES: burst } = this.config;
+    if (rate <= 0) return;
+    const d = await this.env.TENANT.getByName(this.tenant).take(bytes, rate, burst, Date.now());
+    if (d.allowed) return;
+    metricsBuffer.add(this.tenant, discarded("rate_limited", profiles, samples, bytes));
+    const why = Number.isFinite(d.retryAfterMs)
+      ? `retry in ${Math.ceil(d.retryAfterMs / 1000)} s`
+      : `one request may not exceed the burst of ${humanBytes(burst)}; send smaller requests`;
+    throw new IngestError(
+      "rate_limited",
+      "rate_limited",
+      `push rate limit (${humanBytes(rate)}/s) exceeded while adding ${humanBytes(bytes)} of tenant ${JSON.stringify(this.tenant)}: ${why}`,
+    );
   }
 }

@@ -1,0 +1,291 @@
+// The JFR decoder against Pyroscope's own expectations (testdata/MANIFEST.md "## JFR"): every
+// recording's profiles, run through the pprof pipeline as /ingest runs them, must hold exactly the
+// stacks of each expected pprof for its profile type and label selector. Recordings made of several
+// chunks add up; damaged recordings are refused as malformed profiles, never with another error.
+
+import { beforeAll, describe, expect, it } from "vitest";
+import { BlockBuilder } from "../workers/block/builder";
+import { DEFAULTS } from "../workers/config";
+import { IngestError } from "../workers/ingest/errors";
+import { decodeJfr, type JfrInput } from "../workers/ingest/jfr/index";
+import type { Labels } from "../workers/ingest/labels";
+import { normalizePprof } from "../workers/ingest/pprof";
+import { collapsed } from "./setup/collapsed";
+import { collapsePprof } from "./setup/query";
+import { testdataList, testdataPlain } from "./setup/testdata";
+
+const CONFIG = { ...DEFAULTS, RETENTION_SECONDS: 0 };
+const INPUT: JfrInput = {
+  appName: "jfr-app",
+  nameLabels: [],
+  spyName: "javaspy",
+  fromMs: 1_693_796_435_000,
+  untilMs: 1_693_796_445_000,
+  nowMs: 1_693_796_445_000,
+  config: CONFIG,
+};
+
+/** The label selectors of the expected files, by the hash in their names (MANIFEST). */
+const SELECTORS: Record<string, Labels> = { "17241709254077376921": [] };
+const THREAD_HASHES = ["2539015855607244867", "6511396920643364271", "5571933481434853072", "10784330302778997279", "16370823494798218517", "14685508092873724845", "15666661103234080825", "302387572117411911"];
+THREAD_HASHES.forEach((hash, i) => (SELECTORS[hash] = [["thread_name", `pool-2-thread-${i + 1}`]]));
+
+interface Expected {
+  file: string;
+  /** The profile type id with `:` replaced by `_`, as in the file name. */
+  metric: string;
+  selector: Labels;
+}
+
+interface Recording {
+  name: string;
+  jfr: Uint8Array;
+  labels: Uint8Array | undefined;
+  expected: Expected[];
+}
+
+async function recordings(): Promise<Recording[]> {
+  const files = await testdataList("jfr");
+  const out: Recording[] = [];
+  for (const name of files.filter((f) => f.endsWith(".jfr.gz"))) {
+    const labelsFile = name.replace(/\.jfr\.gz$/, ".labels.pb.gz");
+    const expected = files
+      .filter((f) => f.startsWith(`${name}.`) && f.endsWith(".pb.gz"))
+      .map((file) => {
+        const [, metric, hash] = /^\.(.+)\.(\d+)\.pb\.gz$/.exec(file.slice(name.length))!;
+        expect(SELECTORS[hash], `selector of ${file}`).toBeDefined();
+        return { file, metric, selector: SELECTORS[hash] };
+      });
+    out.push({
+      name,
+      jfr: await testdataPlain(`jfr/${name}`),
+      labels: files.includes(labelsFile) ? await testdataPlain(`jfr/${labelsFile}`) : undefined,
+      expected,
+    });
+  }
+  return out;
+}
+
+/** Decodes a recording and stores its profiles as /ingest does (normalizePprof in push mode). */
+function ingest(jfr: Uint8Array, labels: Uint8Array | undefined, input: JfrInput = INPUT): BlockBuilder {
+  const builder = new BlockBuilder();
+  for (const { labels: series, profile } of decodeJfr(jfr, labels, input)) {
+    normalizePprof({ profile, bytes: new Uint8Array(0) }, { mode: "push", seriesLabels: series, nowMs: input.nowMs, config: CONFIG }, () => builder);
+  }
+  return builder;
+}
+
+/** The merged stacks of the series of one profile type whose labels include the selector. */
+function select(b: BlockBuilder, metric: string, selector: Labels): string {
+  return collapsed(b, (profileType, series) => {
+    if (profileType.replaceAll(":", "_") !== metric) return false;
+    const labels = b.seriesLabelsOf(series);
+    return selector.every(([n, v]) => labels.some(([m, w]) => m === n && w === v));
+  });
+}
+
+function seriesOf(b: BlockBuilder): { profileType: string; labels: Labels }[] {
+  return Array.from({ length: b.seriesProfileType.length }, (_, s) => ({
+    profileType: b.strings[b.seriesProfileType.get(s)],
+    labels: b.seriesLabelsOf(s),
+  }));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Collapsed text with every value multiplied. */
+function scaled(text: string, factor: number): string {
+  return text.replace(/ (\d+)\n/g, (_, v: string) => ` ${Number(v) * factor}\n`);
+}
+
+/** A LEB128 varint at `at`: [value, byte length] (values far below 2^53 here). */
+function varint(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  for (let i = 0; ; i++) {
+    const b = bytes[at + i];
+    value += (b & 0x7f) * 2 ** (7 * i);
+    if (b < 0x80) return [value, i + 1];
+  }
+}
+
+function refusal(f: () => unknown): IngestError {
+  try {
+    f();
+  } catch (err) {
+    expect(err, String(err)).toBeInstanceOf(IngestError);
+    return err as IngestError;
+  }
+  throw new Error("the damaged recording was accepted");
+}
+
+describe("JFR decoder", () => {
+  let all: Recording[];
+  beforeAll(async () => {
+    all = await recordings();
+  });
+
+  it("finds the 8 recordings and 42 expected profiles of the MANIFEST", () => {
+    expect(all.length).toBe(8);
+    expect(all.reduce((n, r) => n + r.expected.length, 0)).toBe(42);
+  });
+
+  it("produces exactly the expected stacks for every profile type and selector", async () => {
+    for (const rec of all) {
+      const b = ingest(rec.jfr, rec.labels);
+      for (const e of rec.expected) {
+        const want = collapsePprof(await testdataPlain(`jfr/${e.file}`), 0);
+        expect(select(b, e.metric, e.selector), e.file).toBe(want);
+      }
+    }
+  });
+
+  it("labels series as Pyroscope's JFR path does (§1.6.2) and keeps profile_id off them", () => {
+    const dump2 = all.find((r) => r.name === "dump2.jfr.gz")!;
+    const input = { ...INPUT, nameLabels: [["env", "test"], ["__reserved", "x"]] as Labels };
+    const series = seriesOf(ingest(dump2.jfr, dump2.labels, input));
+    expect(new Set(series.map((s) => s.profileType))).toEqual(
+      new Set([
+        "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
+        "wall:wall:nanoseconds:wall:nanoseconds",
+        "memory:alloc_in_new_tlab_objects:count:space:bytes",
+        "memory:alloc_in_new_tlab_bytes:bytes:space:bytes",
+        "memory:live:count:objects:count",
+      ]),
+    );
+    const cpu = series.filter((s) => s.profileType.startsWith("process_cpu:"));
+    // The unlabelled samples plus one series per thread: profile_id became per-sample span ids.
+    expect(cpu.length).toBe(9);
+    for (const { labels } of cpu) {
+      const names = labels.map(([n]) => n);
+      expect(names).not.toContain("profile_id");
+      expect(names).not.toContain("__reserved");
+      expect(labels).toEqual(expect.arrayContaining([["__name__", "process_cpu"], ["service_name", "jfr-app"], ["pyroscope_spy", "javaspy"], ["jfr_event", "wall"], ["env", "test"]]));
+    }
+    // A service_name among the name labels wins; the app name then goes to app_name.
+    const renamed = seriesOf(ingest(dump2.jfr, dump2.labels, { ...INPUT, nameLabels: [["service_name", "svc"]] }));
+    expect(renamed[0].labels).toEqual(expect.arrayContaining([["service_name", "svc"], ["app_name", "jfr-app"]]));
+  });
+
+  it("totals dump2's CPU time as the MANIFEST does: 3358 samples × 10 ms", () => {
+    const dump2 = all.find((r) => r.name === "dump2.jfr.gz")!;
+    const cpu = decodeJfr(dump2.jfr, dump2.labels, INPUT).find(({ labels }) => labels.some(([n, v]) => n === "__name__" && v === "process_cpu"))!;
+    expect(cpu.profile.sampleValues.reduce((a, v) => a + v, 0)).toBe(33_580_000_000);
+  });
+
+  it("adds up recordings made of several chunks", () => {
+    const [a, b] = ["cortex-dev-01__kafka-0__cpu__0.jfr.gz", "cortex-dev-01__kafka-0__cpu__1.jfr.gz"].map((n) => all.find((r) => r.name === n)!);
+    const cpu = "process_cpu_cpu_nanoseconds_cpu_nanoseconds";
+    const sum = new Map<string, number>();
+    for (const r of [a, b]) {
+      for (const line of select(ingest(r.jfr, undefined), cpu, []).split("\n").filter(Boolean)) {
+        const sp = line.lastIndexOf(" ");
+        sum.set(line.slice(0, sp), (sum.get(line.slice(0, sp)) ?? 0) + Number(line.slice(sp + 1)));
+      }
+    }
+    const both = select(ingest(concat(a.jfr, b.jfr), undefined), cpu, []);
+    expect(both.split("\n").filter(Boolean).length).toBe(sum.size);
+    for (const line of both.split("\n").filter(Boolean)) {
+      const sp = line.lastIndexOf(" ");
+      expect(Number(line.slice(sp + 1)), line).toBe(sum.get(line.slice(0, sp)));
+    }
+
+    const dump2 = all.find((r) => r.name === "dump2.jfr.gz")!;
+    const once = ingest(dump2.jfr, dump2.labels);
+    const twice = ingest(concat(dump2.jfr, dump2.jfr, dump2.jfr), dump2.labels);
+    for (const e of dump2.expected) expect(select(twice, e.metric, e.selector), e.file).toBe(scaled(select(once, e.metric, e.selector), 3));
+  });
+
+  describe("damaged recordings are malformed profiles", () => {
+    let jfr: Uint8Array;
+    let dump2: Uint8Array;
+    beforeAll(() => {
+      jfr = all.find((r) => r.name === "cortex-dev-01__kafka-0__cpu__0.jfr.gz")!.jfr;
+      dump2 = all.find((r) => r.name === "dump2.jfr.gz")!.jfr;
+    });
+    const malformed = (bytes: Uint8Array) => {
+      const err = refusal(() => decodeJfr(bytes, undefined, INPUT));
+      expect([err.kind, err.reason]).toEqual(["invalid", "malformed_profile"]);
+      return err.message;
+    };
+    const withChunkSize = (bytes: Uint8Array, size: number) => {
+      const out = bytes.slice();
+      new DataView(out.buffer).setBigInt64(8, BigInt(size));
+      return out;
+    };
+
+    it("refuses a recording whose first byte is changed", () => {
+      for (const first of [0, jfr[0] ^ 0xff]) {
+        const bytes = jfr.slice();
+        bytes[0] = first;
+        expect(malformed(bytes)).toMatch(/magic/);
+      }
+      expect(malformed(new Uint8Array(0))).toMatch(/empty/);
+    });
+
+    it("refuses recordings cut anywhere, and cut chunks that claim to end there", () => {
+      const cuts = [1, 40, 67, 68, 69, 500, 5_000, 100_000, jfr.length - 100, jfr.length - 1];
+      for (const cut of cuts) malformed(jfr.subarray(0, cut));
+      // The chunk size rewritten to the cut: the error now comes from inside the chunk (metadata,
+      // constant pools or an event cut short), wherever the cut falls.
+      for (const cut of [100, 1_000, 50_000, 200_000, 300_000, 500_000, 700_000, dump2.length - 3]) {
+        malformed(withChunkSize(dump2.subarray(0, cut), cut));
+      }
+    });
+
+    it("refuses chunk sizes that are too large or too small", () => {
+      for (const size of [jfr.length + 1, jfr.length * 2, 2 ** 62, -1, 0, 67, jfr.length - 1, jfr.length - 1000]) {
+        malformed(withChunkSize(jfr, size));
+      }
+    });
+
+    it("refuses events whose declared size is wrong and pools of undefined types", () => {
+      // dump2's first execution sample (type id 101 in its metadata), resized by ±1.
+      let at = 68;
+      while (varint(dump2, at)[0] > 0 && varint(dump2, at + varint(dump2, at)[1])[0] !== 101) at += varint(dump2, at)[0];
+      const [size, sizeBytes] = varint(dump2, at);
+      expect([sizeBytes, size < 127]).toEqual([1, true]);
+      for (const delta of [-1, 1]) {
+        const bytes = dump2.slice();
+        bytes[at] = size + delta;
+        expect(malformed(bytes)).toMatch(/event at byte|truncated/);
+      }
+      // The type id of the checkpoint's first pool (after size, type, start, duration, delta, the
+      // kind byte and the pool count) replaced by one the metadata does not define (127 or 16383).
+      const bytes = dump2.slice();
+      at = Number(new DataView(dump2.buffer, dump2.byteOffset).getBigInt64(16));
+      for (let i = 0; i < 7; i++) at += varint(bytes, at)[1];
+      const idBytes = varint(bytes, at)[1];
+      expect(idBytes).toBeLessThanOrEqual(2);
+      bytes.fill(0xff, at, at + idBytes - 1);
+      bytes[at + idBytes - 1] = 0x7f;
+      expect(malformed(bytes)).toMatch(/does not define/);
+    });
+
+    it("never fails with anything but a refusal on random damage", () => {
+      let seed = 1;
+      const random = () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
+      for (let i = 0; i < 300; i++) {
+        const bytes = (i % 2 ? dump2 : jfr).slice();
+        for (let k = 0; k < 3; k++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+        try {
+          decodeJfr(bytes, undefined, INPUT);
+        } catch (err) {
+          expect(err, String(err)).toBeInstanceOf(IngestError);
+        }
+      }
+    });
+
+    it("refuses a labels snapshot that is not protobuf", () => {
+      const err = refusal(() => decodeJfr(dump2, new Uint8Array([0xff, 0xff, 0xff]), INPUT));
+      expect(err.reason).toBe("malformed_profile");
+    });
+  });
+});

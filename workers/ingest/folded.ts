@@ -1,0 +1,96 @@
+// Text formats of /ingest: "groups" (folded / collapsed, the default: `a;b;c 12` per line) and
+// "lines" (one stack per line, each counting 1) (spec API.md §1.5.1, §1.5.2). Lines are read as
+// Go's bufio.Scanner reads them, since that is what clients were written against: `\n` ends a
+// line, one trailing `\r` is dropped, and a line of 64 KiB or more stops the scan.
+
+import type { AssembledProfile } from "./assemble";
+import { invalid } from "./errors";
+import { legacyProfile, type LegacyMeta, type StackCounts } from "./legacy-labels";
+import { utf8Length } from "./string-table";
+
+/** bufio.MaxScanTokenSize: a line (its `\r` included) must be shorter, in bytes. */
+const MAX_LINE_BYTES = 64 * 1024;
+/** A UTF-16 code unit is at most 3 UTF-8 bytes: shorter lines need no byte count. */
+const SAFE_LINE_CHARS = Math.floor((MAX_LINE_BYTES - 1) / 3);
+/** Go's Atoi range ends below 2^63 (compared as doubles: the values just below it that round up are refused too). */
+const INT64_LIMIT = 2 ** 63;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Folded text: each line is split at its last space into stack and count; lines without a space
+ * are skipped, repeated stacks summed. A count that is not a non-negative integer refuses the
+ * upload. A line that is too long silently ends the input, as in Pyroscope.
+ */
+export function decodeFolded(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+  const text = decodeText(body);
+  const stacks: StackCounts = new Map();
+  let lineNo = 0;
+  scanLines(text, (start, end) => {
+    lineNo++;
+    const space = end > start ? text.lastIndexOf(" ", end - 1) : -1;
+    if (space < start) return;
+    const count = parseCount(text, space + 1, end, lineNo);
+    const stack = text.slice(start, space);
+    stacks.set(stack, (stacks.get(stack) ?? 0) + count);
+  });
+  return legacyProfile(stacks, meta);
+}
+
+/** One stack per non-empty line, each occurrence counting 1. A too-long line refuses the upload. */
+export function decodeLines(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+  const text = decodeText(body);
+  const stacks: StackCounts = new Map();
+  const complete = scanLines(text, (start, end) => {
+    if (end === start) return;
+    const stack = text.slice(start, end);
+    stacks.set(stack, (stacks.get(stack) ?? 0) + 1);
+  });
+  if (!complete) throw invalid("malformed_profile", `a line is ${MAX_LINE_BYTES} bytes or longer (bufio.Scanner: token too long)`);
+  return legacyProfile(stacks, meta);
+}
+
+function decodeText(body: Uint8Array): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw invalid("malformed_profile", "the profile is not valid UTF-8 text");
+  }
+}
+
+/**
+ * Calls `line` with the bounds of each line, `\n` and one trailing `\r` excluded. Returns false
+ * when it stopped at a line of MAX_LINE_BYTES or more (that line is not passed on).
+ */
+function scanLines(text: string, line: (start: number, end: number) => void): boolean {
+  let start = 0;
+  while (start < text.length) {
+    let next = text.indexOf("\n", start);
+    if (next < 0) next = text.length;
+    if (next - start > SAFE_LINE_CHARS && utf8Length(text.slice(start, next)) >= MAX_LINE_BYTES) return false;
+    line(start, next > start && text.charCodeAt(next - 1) === 0x0d ? next - 1 : next);
+    start = next + 1;
+  }
+  return true;
+}
+
+/** Go's strconv.Atoi on text[from, to), refusing negative counts too (Pyroscope would wrap them). */
+function parseCount(text: string, from: number, to: number, lineNo: number): number {
+  let i = from;
+  const sign = from < to ? text.charCodeAt(from) : -1;
+  if (sign === 0x2b /* + */ || sign === 0x2d /* - */) i++;
+  if (i === to) throw badCount(text, from, to, lineNo, "invalid syntax");
+  let value = 0;
+  for (; i < to; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) throw badCount(text, from, to, lineNo, "invalid syntax");
+    value = value * 10 + digit;
+  }
+  if (value >= INT64_LIMIT) throw badCount(text, from, to, lineNo, "value out of range");
+  if (sign === 0x2d && value !== 0) throw badCount(text, from, to, lineNo, "negative count");
+  return value;
+}
+
+function badCount(text: string, from: number, to: number, lineNo: number, why: string) {
+  return invalid("malformed_profile", `line ${lineNo}: strconv.Atoi: parsing ${JSON.stringify(text.slice(from, to))}: ${why}`);
+}
