@@ -18,7 +18,7 @@ import { decodeOtlpRequest, type OtlpEncoding } from "../ingest/otlp-decode";
 import { normalizePprof } from "../ingest/pprof";
 import { Dispatch } from "../route/dispatch";
 import { requestContext } from "./connect";
-import { toConnectError } from "./errors";
+import { countRefusal, toConnectError } from "./errors";
 import { labelBytes } from "./meta";
 import { PhaseTimer } from "./timing";
 
@@ -33,8 +33,10 @@ export async function handleOtlp(request: Request, env: Env, config: Config, ten
   const contentType = request.headers.get("content-type") ?? "";
   const encoding = encodingOf(contentType);
   if (encoding === undefined) return plain(415, `Unsupported Content-Type: ${contentType}`);
+  let received = 0;
   try {
     const body = await readBody(request, config.INGESTION_BODY_LIMIT_BYTES);
+    received = body.length;
     const req = decodeOtlpRequest(body, encoding);
     const timing = await exportProfiles(req, { env, config, tenant, headers: request.headers }, body.length);
     // The empty ExportProfilesServiceResponse in the request's encoding (Pyroscope always
@@ -42,6 +44,7 @@ export async function handleOtlp(request: Request, env: Env, config: Config, ten
     const headers = { "Content-Type": encoding === "json" ? "application/json" : "application/x-protobuf", "Server-Timing": timing };
     return new Response(encoding === "json" ? "{}" : null, { status: 200, headers });
   } catch (err) {
+    countRefusal(tenant, err, received);
     if (err instanceof IngestError) return plain(statusOf(err), err.message);
     console.error("otlp: internal error", err);
     return plain(500, "internal error while storing the profiles; retry the request");
@@ -59,6 +62,7 @@ export function registerOtlp(router: ConnectRouter): void {
         ctx.responseHeader.set("Server-Timing", timing);
         return {};
       } catch (err) {
+        countRefusal(tenants[0], err, Number(request.headers.get("content-length")) || 0);
         throw toConnectError(err);
       }
     },
