@@ -16,6 +16,7 @@ import { handleOtlp, registerOtlp } from "./http/otlp";
 import { registerPush } from "./http/push";
 import { registerQuerier } from "./http/querier";
 import { handleLegacy } from "./http/render";
+import { handleServices } from "./http/services";
 import { metricsBuffer, queried } from "./ops/metrics";
 import { collectMetrics, PROMETHEUS_CONTENT_TYPE } from "./ops/prometheus";
 import { configFor } from "./ops/tenant-config";
@@ -119,6 +120,7 @@ router
   .get("/pyroscope/render-diff", guarded("read", (req, env, p, config) => handleLegacy("render-diff", req, env, config, p.tenants), "render-diff"))
   .get("/pyroscope/label-values", guarded("read", (req, env, p, config) => handleLegacy("label-values", req, env, config, p.tenants), "label-values"))
   .get("/pyroscope/labels", guarded("read", (req, env, p, config) => handleLegacy("labels", req, env, config, p.tenants), "labels"))
+  .get("/api/services", guarded("read", (_req, env, p) => handleServices(env, p.tenants, Date.now()), "services"))
   .get(
     "/metrics",
     guarded("read", async (_req, env, p) => {
