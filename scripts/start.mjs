@@ -31,6 +31,16 @@ const setVars = new Set(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.spl
 const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0" };
 const extra = Object.entries(localDefaults).flatMap(([k, v]) => (setVars.has(k) ? [] : ["--var", `${k}:${v}`]));
 
+console.log("Building the dashboard (web/ → web/dist)...");
+const build = spawnSync(process.execPath, [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "web", "--logLevel", "warn"], {
+  cwd: root,
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (build.status !== 0) {
+  console.error("The dashboard build failed; fix the error above and retry.");
+  process.exit(build.status ?? 1);
+}
+
 const port = args.includes("--port") ? args[args.indexOf("--port") + 1] : "4040";
 console.log(
   `Starting the service on http://127.0.0.1:${port} (ingest: /ingest, /push.v1.PusherService/Push; query: /querier.v1.QuerierService, /pyroscope/render; limits: /config).`,
