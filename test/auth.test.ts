@@ -227,3 +227,14 @@ describe("limits and metrics", () => {
     expect((await rpc("LabelNames", { ...ALL_TIME }, admin.token)).status).toBe(200);
   });
 });
+
+describe("refusals in the metrics", () => {
+  it("counts an invalid upload as discarded with its reason", async () => {
+    const write = await createToken(ADMIN, { tenant: "t5", scope: "write", name: "w" });
+    const bad = await call("/ingest?name=x&format=pprof", { method: "POST", auth: write.token, body: new Uint8Array([0x0a, 0xff, 0xff]) });
+    expect(bad.status).toBe(422);
+    const rows = parseExposition((await call("/metrics", { auth: ADMIN })).json);
+    const discarded = rows.filter((r) => r.name === "edge_pyroscope_discarded_profiles_total" && r.labels.tenant === "t5");
+    expect(discarded.map((r) => [r.labels.reason, r.value])).toEqual([["malformed_profile", 1]]);
+  });
+});

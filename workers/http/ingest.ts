@@ -18,7 +18,7 @@ import { decodeSpeedscope } from "../ingest/speedscope";
 import { decodeTree } from "../ingest/tree";
 import { decodeTrie } from "../ingest/trie";
 import { Dispatch } from "../route/dispatch";
-import { errorResponse, ingestStatus } from "./errors";
+import { countRefusal, errorResponse, ingestStatus } from "./errors";
 import { labelBytes, sdkOf } from "./meta";
 import { PhaseTimer } from "./timing";
 
@@ -37,6 +37,8 @@ export async function handleIngest(request: Request, env: Env, config: Config, t
   try {
     return await ingest(request, env, config, tenant);
   } catch (err) {
+    // The request's declared size: the body may not have been read, or not decompressed.
+    countRefusal(tenant, err, Number(request.headers.get("Content-Length")) || 0);
     if (err instanceof IngestError) return errorResponse(ingestStatus(err), err.message);
     console.error("ingest: internal error", err);
     return errorResponse(500, "internal error while storing the profile; retry the upload");
