@@ -57,7 +57,7 @@ async function project(name: string, include: string[], exclude: string[], bindi
 export default defineConfig(async () => ({
   test: {
     projects: [
-      await project("open", ["test/**/*.test.ts"], AUTH_TESTS, { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0" }),
+      await project("open", ["test/**/*.test.ts"], AUTH_TESTS, { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0", MAX_SERIES_PER_TENANT: "0" }),
       await project("auth", AUTH_TESTS, [], { AUTH_MODE: "required", ADMIN_TOKEN }),
     ],
   },

@@ -9,11 +9,16 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../workers/env";
 import { checkDelta, labelsKey, type MetricsDelta, type MetricsSnapshot, parseLabelsKey } from "../workers/ops/metrics";
 import { type Bucket, type Decision, takeTokens } from "../workers/ops/rate-limit";
+import { SERIES_ACTIVE_MS, type SeriesLimits, seriesRefusal } from "../workers/ops/series-limit";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tokens REAL NOT NULL, at_ms REAL NOT NULL);
   CREATE TABLE IF NOT EXISTS series (name TEXT NOT NULL, labels TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (name, labels)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS active (service TEXT NOT NULL, key TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (service, key)) WITHOUT ROWID;
 `;
+
+/** A series' last-seen time is rewritten at most this often: keeps row writes far below one per push. */
+const SEEN_REFRESH_MS = 5 * 60_000;
 
 export class Tenant extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -43,6 +48,38 @@ export class Tenant extends DurableObject<Env> {
       );
     }
     return decision;
+  }
+
+  /**
+   * Admits the series of one push under the active-series limits: null when admitted (their
+   * last-seen times are then updated), else the refusal message. `series` holds [service, key].
+   */
+  async admitSeries(series: [service: string, key: string][], limits: SeriesLimits, nowMs: number): Promise<string | null> {
+    const since = nowMs - SERIES_ACTIVE_MS;
+    const seen = new Map<string, number>();
+    const byService = new Map<string, number>();
+    let tenant = 0;
+    for (const r of this.sql.exec<{ service: string; key: string; seen: number }>("SELECT service, key, seen FROM active WHERE seen >= ?", since)) {
+      seen.set(`${r.service}\u0000${r.key}`, r.seen);
+      byService.set(r.service, (byService.get(r.service) ?? 0) + 1);
+      tenant++;
+    }
+    const fresh = new Map<string, number>();
+    const stale: [string, string][] = [];
+    for (const [service, key] of series) {
+      const at = seen.get(`${service}\u0000${key}`);
+      if (at === undefined) fresh.set(service, (fresh.get(service) ?? 0) + 1);
+      if (at === undefined || at < nowMs - SEEN_REFRESH_MS) stale.push([service, key]);
+    }
+    const refusal = seriesRefusal({ tenant, byService }, fresh, limits);
+    if (refusal) return refusal;
+    this.ctx.storage.transactionSync(() => {
+      for (const [service, key] of stale) {
+        this.sql.exec("INSERT INTO active (service, key, seen) VALUES (?, ?, ?) ON CONFLICT (service, key) DO UPDATE SET seen = excluded.seen", service, key, nowMs);
+      }
+      if (stale.length > 0) this.sql.exec("DELETE FROM active WHERE seen < ?", since);
+    });
+    return null;
   }
 
   /** Adds the increments to the stored counters, all or none; throws on an invalid increment. */

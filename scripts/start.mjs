@@ -25,10 +25,10 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-// Local development runs open and without an ingestion rate limit, unless the caller sets them:
+// Local development runs open and without ingestion limits (rate, series), unless the caller sets them:
 // a deployed Worker's defaults (wrangler.toml, workers/config.ts) require tokens and limit rates.
 const setVars = new Set(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.split(":")[0]] : [])));
-const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0" };
+const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0", MAX_SERIES_PER_TENANT: "0" };
 const extra = Object.entries(localDefaults).flatMap(([k, v]) => (setVars.has(k) ? [] : ["--var", `${k}:${v}`]));
 
 console.log("Building the dashboard (web/ → web/dist)...");

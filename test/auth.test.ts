@@ -238,3 +238,25 @@ describe("refusals in the metrics", () => {
     expect(discarded.map((r) => [r.labels.reason, r.value])).toEqual([["malformed_profile", 1]]);
   });
 });
+
+describe("series limits", () => {
+  it("refuses a push that would make more series active than the tenant allows", async () => {
+    const admin = await createToken(ADMIN, { tenant: "t6", scope: "admin", name: "a" });
+    const put = (value: number) =>
+      call("/api/admin/limits", { method: "PUT", auth: admin.token, body: JSON.stringify({ name: "MAX_SERIES_PER_SERVICE", value }) });
+    const upload = async (service: string) =>
+      call(`/ingest?name=${service}&format=pprof`, { method: "POST", auth: admin.token, body: await testdata("pprof/cpu-exemplars.pb.gz") });
+    // cpu-exemplars.pb.gz splits into 3 label sets × 2 sample types = 6 series (MANIFEST.md).
+    expect((await put(5)).status).toBe(200);
+    const refused = await upload("svc-a");
+    expect([refused.status, refused.json.code]).toEqual([429, "resource_exhausted"]);
+    expect(refused.json.message).toMatch(/^per-service series limit of 5 exceeded for service "svc-a" \(0 active, 6 new\)/);
+    expect((await put(6)).status).toBe(200);
+    expect((await upload("svc-a")).status).toBe(200);
+    // The same series again are active already: they always pass.
+    expect((await upload("svc-a")).status).toBe(200);
+    expect((await upload("svc-b")).status).toBe(200);
+    const rows = parseExposition((await call("/metrics", { auth: admin.token })).json);
+    expect(rows.find((r) => r.name === "edge_pyroscope_discarded_profiles_total" && r.labels.reason === "series_limit")?.value).toBe(6);
+  });
+});

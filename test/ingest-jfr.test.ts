@@ -2,10 +2,15 @@
 // recording's profiles, run through the pprof pipeline as /ingest runs them, must hold exactly the
 // stacks of each expected pprof for its profile type and label selector. Recordings made of several
 // chunks add up; damaged recordings are refused as malformed profiles, never with another error.
+// A small recording written here covers what the corpus does not: integers without compression,
+// every string encoding, 64-bit keys and span ids, and span labels.
 
+import { create, toBinary } from "@bufbuild/protobuf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BlockBuilder } from "../workers/block/builder";
 import { DEFAULTS } from "../workers/config";
+import { LabelsSnapshotSchema } from "../workers/gen/jfr/v1/labels_pb";
+import type { PprofProfile } from "../workers/ingest/pprof-decode";
 import { IngestError } from "../workers/ingest/errors";
 import { decodeJfr, type JfrInput } from "../workers/ingest/jfr/index";
 import type { Labels } from "../workers/ingest/labels";
@@ -180,6 +185,21 @@ describe("JFR decoder", () => {
     expect(cpu.profile.sampleValues.reduce((a, v) => a + v, 0)).toBe(33_580_000_000);
   });
 
+  it("takes a sample's worth from the recording's interval, as the agent's sampleRate is", () => {
+    const dump2 = all.find((r) => r.name === "dump2.jfr.gz")!;
+    const text = new TextDecoder("latin1").decode(dump2.jfr);
+    const at = text.indexOf("interval\x03\x0810000000") + "interval\x03\x08".length;
+    expect(text.indexOf("interval", at)).toBe(-1);
+    const slower = dump2.jfr.slice();
+    slower.set(new TextEncoder().encode("20000000"), at);
+    const total = (bytes: Uint8Array, metric: string) =>
+      decodeJfr(bytes, dump2.labels, INPUT)
+        .filter(({ labels }) => labels.some(([n, v]) => n === "__name__" && v === metric))
+        .reduce((sum, { profile }) => sum + profile.sampleValues.reduce((a, v) => a + v, 0), 0);
+    expect(total(slower, "process_cpu")).toBe(2 * 33_580_000_000);
+    expect(total(slower, "wall")).toBe(2 * 147_230_000_000);
+  });
+
   it("adds up recordings made of several chunks", () => {
     const [a, b] = ["cortex-dev-01__kafka-0__cpu__0.jfr.gz", "cortex-dev-01__kafka-0__cpu__1.jfr.gz"].map((n) => all.find((r) => r.name === n)!);
     const cpu = "process_cpu_cpu_nanoseconds_cpu_nanoseconds";
@@ -287,5 +307,197 @@ describe("JFR decoder", () => {
       const err = refusal(() => decodeJfr(dump2, new Uint8Array([0xff, 0xff, 0xff]), INPUT));
       expect(err.reason).toBe("malformed_profile");
     });
+  });
+});
+
+/** A tiny JFR writer: one chunk, integers compressed (varints) or not (big-endian). */
+class ChunkWriter {
+  readonly out: number[] = [];
+  constructor(readonly compressed: boolean) {}
+
+  byte(v: number): this {
+    this.out.push(v & 0xff);
+    return this;
+  }
+  fixed(v: bigint, bytes: number): this {
+    for (let i = bytes - 1; i >= 0; i--) this.byte(Number((BigInt.asUintN(64, v) >> BigInt(8 * i)) & 0xffn));
+    return this;
+  }
+  long(v: bigint | number): this {
+    let x = BigInt.asUintN(64, BigInt(v));
+    if (!this.compressed) return this.fixed(x, 8);
+    for (let i = 0; i < 8; i++, x >>= 7n) {
+      if (x < 0x80n) return this.byte(Number(x));
+      this.byte(Number(x & 0x7fn) | 0x80);
+    }
+    return this.byte(Number(x));
+  }
+  int(v: number): this {
+    return this.compressed ? this.long(v >>> 0) : this.fixed(BigInt(v), 4);
+  }
+  /** A string: UTF-8 (3), Latin-1 (5), chars (4) or a reference to the string pool (2). */
+  string(s: string, encoding: 2 | 3 | 4 | 5 = 3, poolKey = 0): this {
+    this.byte(encoding);
+    if (encoding === 2) return this.long(poolKey);
+    const units = encoding === 3 ? [...new TextEncoder().encode(s)] : [...s].map((c) => c.charCodeAt(0));
+    this.int(units.length);
+    for (const u of units) {
+      if (encoding === 4) this.compressed ? this.long(u) : this.fixed(BigInt(u), 2);
+      else this.byte(u);
+    }
+    return this;
+  }
+  /** Appends `body` as an event: its size (padded to 4 bytes when compressed, as the JDK writes it) first. */
+  event(body: ChunkWriter): this {
+    const size = body.out.length + 4;
+    if (this.compressed) for (let i = 0; i < 4; i++) this.byte(((size >> (7 * i)) & 0x7f) | (i < 3 ? 0x80 : 0));
+    else this.fixed(BigInt(size), 4);
+    this.out.push(...body.out);
+    return this;
+  }
+  part(): ChunkWriter {
+    return new ChunkWriter(this.compressed);
+  }
+}
+
+interface Element {
+  name: string;
+  attributes: Record<string, string>;
+  children?: Element[];
+}
+
+const cls = (id: number, name: string, fields: [string, number, ("cp" | "array")?][] = []): Element => ({
+  name: "class",
+  attributes: { id: String(id), name },
+  children: fields.map(([field, type, how]) => ({
+    name: "field",
+    attributes: { name: field, class: String(type), ...(how === "cp" ? { constantPool: "true" } : how === "array" ? { dimension: "1" } : {}) },
+  })),
+});
+
+const [LONG, INT, BOOLEAN, STRING, CLASS, SYMBOL, METHOD, FRAME, TRACE, STATE, SAMPLE, SETTING] = [1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 101, 102];
+const TYPES: Element[] = [
+  cls(LONG, "long"),
+  cls(INT, "int"),
+  cls(BOOLEAN, "boolean"),
+  cls(STRING, "java.lang.String"),
+  cls(CLASS, "java.lang.Class", [["name", SYMBOL, "cp"], ["modifiers", INT]]),
+  cls(SYMBOL, "jdk.types.Symbol", [["string", STRING]]),
+  cls(METHOD, "jdk.types.Method", [["type", CLASS, "cp"], ["name", SYMBOL, "cp"], ["hidden", BOOLEAN]]),
+  cls(FRAME, "jdk.types.StackFrame", [["method", METHOD, "cp"], ["lineNumber", INT]]),
+  cls(TRACE, "jdk.types.StackTrace", [["truncated", BOOLEAN], ["frames", FRAME, "array"]]),
+  cls(STATE, "jdk.types.ThreadState", [["name", STRING]]),
+  cls(SAMPLE, "jdk.ExecutionSample", [["startTime", LONG], ["stackTrace", TRACE, "cp"], ["state", STATE, "cp"], ["contextId", LONG], ["spanId", LONG], ["spanName", LONG]]),
+  cls(SETTING, "jdk.ActiveSetting", [["id", LONG], ["name", STRING], ["value", STRING]]),
+];
+
+/** Stack trace keys: one past 2^53 (a 64-bit key), one small. */
+const BIG_KEY = (1n << 60n) + 7n;
+const SPAN = 0xfedcba9876543210n;
+
+/** One chunk: two stacks (one through a lambda class), CPU samples with and without a span. */
+function syntheticChunk(compressed: boolean): Uint8Array {
+  const w = new ChunkWriter(compressed);
+  w.out.push(...new Array(68).fill(0));
+
+  const metadataAt = w.out.length;
+  const strings: string[] = [];
+  const index = (s: string) => (strings.includes(s) ? strings.indexOf(s) : strings.push(s) - 1);
+  const tree = w.part();
+  const element = (e: Element) => {
+    tree.int(index(e.name)).int(Object.keys(e.attributes).length);
+    for (const [k, v] of Object.entries(e.attributes)) tree.int(index(k)).int(index(v));
+    tree.int(e.children?.length ?? 0);
+    for (const c of e.children ?? []) element(c);
+  };
+  element({ name: "root", attributes: {}, children: [{ name: "metadata", attributes: {}, children: TYPES }] });
+  const metadata = w.part().long(0).long(0).long(0).long(0).int(strings.length);
+  for (const s of strings) metadata.string(s);
+  metadata.out.push(...tree.out);
+  w.event(metadata);
+
+  const setting = w.part().long(SETTING).long(SAMPLE).string("event").string("cpu");
+  w.event(setting);
+  const sample = (stack: bigint, state: number, context: number, span: bigint, spanName: number) =>
+    w.event(w.part().long(SAMPLE).long(1).long(stack).long(state).long(context).long(span).long(spanName));
+  sample(BIG_KEY, 1, 1, SPAN, 7);
+  sample(BIG_KEY, 1, 1, SPAN, 7);
+  sample(5n, 1, 0, 0n, 0);
+  sample(5n, 2, 0, 0n, 0); // sleeping: no CPU
+  sample(999n, 1, 0, 0n, 0); // unknown stack: dropped
+
+  const cpAt = w.out.length;
+  const pools = w.part().long(1).long(0).long(0).long(0).byte(1).int(6);
+  pools.long(STRING).int(1).long(40).string("com/example/App");
+  pools.long(SYMBOL).int(5);
+  pools.long(1).string("", 2, 40).long(2).string("work", 5).long(3).string("main", 4);
+  pools.long(4).string("com/example/App$$Lambda$14/0x0000000800c03000").long(5).string("run");
+  pools.long(CLASS).int(2).long(1).long(1).int(1).long(2).long(4).int(0x1000);
+  pools.long(METHOD).int(3).long(1).long(1).long(2).byte(0).long(2).long(1).long(3).byte(0).long(3).long(2).long(5).byte(1);
+  pools.long(TRACE).int(2);
+  pools.long(BIG_KEY).byte(0).int(2).long(1).int(10).long(2).int(20);
+  pools.long(5).byte(0).int(3).long(3).int(1).long(77).int(0).long(2).int(21); // method 77 is unknown: left out
+  pools.long(STATE).int(2).long(1).string("STATE_RUNNABLE").long(2).string("STATE_SLEEPING");
+  w.event(pools);
+
+  const bytes = new Uint8Array(w.out);
+  const header = new DataView(bytes.buffer);
+  bytes.set([0x46, 0x4c, 0x52, 0x00]);
+  header.setUint16(4, 2);
+  header.setBigInt64(8, BigInt(bytes.length));
+  header.setBigInt64(16, BigInt(cpAt));
+  header.setBigInt64(24, BigInt(metadataAt));
+  header.setBigInt64(56, 1_000_000_000n);
+  header.setInt32(64, compressed ? 1 : 0);
+  return bytes;
+}
+
+const SNAPSHOT = toBinary(
+  LabelsSnapshotSchema,
+  create(LabelsSnapshotSchema, {
+    contexts: { "1": { labels: { "10": 11n } } },
+    strings: { "10": "thread_name", "11": "worker-1", "7": "GET /api" },
+  }),
+);
+
+/** `stack {labels} value` lines of one profile's sample type 0, sorted. */
+function samplesOf(p: PprofProfile): string[] {
+  const lines: string[] = [];
+  for (let s = 0; s + 1 < p.sampleLocationStart.length; s++) {
+    const frames: string[] = [];
+    for (let i = p.sampleLocationStart[s + 1] - 1; i >= p.sampleLocationStart[s]; i--) frames.push(p.strings[p.functionName[p.sampleLocations[i]]]);
+    const labels: string[] = [];
+    for (let l = p.sampleLabelStart[s]; l < p.sampleLabelStart[s + 1]; l++) labels.push(`${p.strings[p.labelKey[l]]}=${p.strings[p.labelStr[l]]}`);
+    lines.push(`${frames.join(";")} {${labels.sort().join(",")}} ${p.sampleValues[p.sampleValueStart[s]]}`);
+  }
+  return lines.sort();
+}
+
+describe("JFR decoder on a written recording", () => {
+  const expected = (n: number) => [
+    `com/example/App.main;com/example/App$$Lambda_.run {} ${n * 10_000_000}`,
+    `com/example/App.main;com/example/App.work {profile_id=fedcba9876543210,span_name=GET /api,thread_name=worker-1} ${n * 20_000_000}`,
+  ];
+
+  for (const compressed of [true, false]) {
+    it(`reads a chunk with integers ${compressed ? "compressed" : "uncompressed"}: strings, 64-bit keys, spans, states`, () => {
+      const profiles = decodeJfr(syntheticChunk(compressed), SNAPSHOT, INPUT);
+      expect(profiles.map(({ labels }) => labels.find(([n]) => n === "__name__")![1])).toEqual(["process_cpu"]);
+      expect(profiles[0].labels).toEqual(expect.arrayContaining([["jfr_event", "cpu"]]));
+      expect(samplesOf(profiles[0].profile)).toEqual(expected(1));
+    });
+  }
+
+  it("adds up chunks of either kind in one recording", () => {
+    const [profile] = decodeJfr(concat(syntheticChunk(true), syntheticChunk(false), syntheticChunk(true)), SNAPSHOT, INPUT);
+    expect(samplesOf(profile.profile)).toEqual(expected(3));
+  });
+
+  it("labels spans without a labels part, as Pyroscope does", () => {
+    const [profile] = decodeJfr(syntheticChunk(true), undefined, INPUT);
+    expect(samplesOf(profile.profile)).toEqual([
+      `com/example/App.main;com/example/App$$Lambda_.run {} 10000000`,
+      `com/example/App.main;com/example/App.work {profile_id=fedcba9876543210} 20000000`,
+    ]);
   });
 });

@@ -74,6 +74,12 @@ export interface Config {
   INGESTION_RATE_BYTES: number;
   /** The bucket size: the most a tenant may send at once. A larger single upload is refused. */
   INGESTION_BURST_BYTES: number;
+  /**
+   * Series that received a profile within the last hour, per tenant (Pyroscope's
+   * max_global_series_per_tenant) and per service; a push adding more is refused. 0 = unlimited.
+   */
+  MAX_SERIES_PER_TENANT: number;
+  MAX_SERIES_PER_SERVICE: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -102,6 +108,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   AUTH_MODE: "required",
   INGESTION_RATE_BYTES: 4 * 1024 * 1024,
   INGESTION_BURST_BYTES: 2 * 1024 * 1024,
+  MAX_SERIES_PER_TENANT: 5000,
+  MAX_SERIES_PER_SERVICE: 0,
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */

@@ -6,7 +6,7 @@ import { IngestError } from "../ingest/errors";
 import { discarded, metricsBuffer } from "../ops/metrics";
 
 /** Reasons Dispatch counts itself when it refuses a request. */
-const COUNTED_BY_DISPATCH = new Set(["rate_limited", "ingester_backlogged"]);
+const COUNTED_BY_DISPATCH = new Set(["rate_limited", "ingester_backlogged", "series_limit"]);
 
 /**
  * Counts a refused upload in the tenant's discarded metrics (one profile: a refused request

@@ -4,7 +4,7 @@
 // several ingesters is not atomic across them: if one call fails after others succeeded, those
 // profiles stay stored, and a client's retry stores them again.
 
-import { BlockBuilder, type Labels } from "../block/builder";
+import { BlockBuilder, type Labels, seriesKey } from "../block/builder";
 import { encodeBlock } from "../block/encode";
 import { type Config, shardsFor } from "../config";
 import type { Env } from "../env";
@@ -12,6 +12,7 @@ import type { PushMeta } from "../flush/stats";
 import { IngestError } from "../ingest/errors";
 import { humanBytes } from "../ingest/gzip";
 import { discarded, ingested, metricsBuffer } from "../ops/metrics";
+import { fnv1a32 } from "./hash";
 import { ingesterName, shardOf } from "./shard";
 
 /** Serialized RPC arguments are limited to 32 MiB (PLATFORM.md §4); leave room for the rest. */
@@ -93,14 +94,37 @@ export class Dispatch {
     metricsBuffer.add(this.tenant, ingested(profiles, samples, meta.bytes));
   }
 
+  /** Every series of the request as [service, compact hash of its labels and profile type]. */
+  private seriesKeys(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const t of this.targets.values()) {
+      const b = t.builder;
+      for (let s = 0; s < b.seriesCount; s++) {
+        const key = seriesKey(b.seriesLabelsOf(s), b.strings[b.seriesProfileType.get(s)]);
+        // Two 32-bit hashes: collisions would only let a series pass uncounted, never refuse one.
+        out.push([t.service, fnv1a32(key).toString(36) + fnv1a32(`${key}\u0001`).toString(36)]);
+      }
+    }
+    return out;
+  }
+
   /**
    * The tenant's ingestion rate limit (a token bucket in its Tenant object; spec §7.3): a request
    * over the rate is refused whole with 429, and counted as discarded.
    */
   private async admit(bytes: number, profiles: number, samples: number): Promise<void> {
-    const { INGESTION_RATE_BYTES: rate, INGESTION_BURST_BYTES: burst } = this.config;
+    const { INGESTION_RATE_BYTES: rate, INGESTION_BURST_BYTES: burst, MAX_SERIES_PER_TENANT: perTenant, MAX_SERIES_PER_SERVICE: perService } = this.config;
+    if (rate <= 0 && perTenant <= 0 && perService <= 0) return;
+    const tenantState = this.env.TENANT.getByName(this.tenant);
+    if (perTenant > 0 || perService > 0) {
+      const refusal = await tenantState.admitSeries(this.seriesKeys(), { perTenant, perService }, Date.now());
+      if (refusal) {
+        metricsBuffer.add(this.tenant, discarded("series_limit", profiles, samples, bytes));
+        throw new IngestError("rate_limited", "series_limit", refusal);
+      }
+    }
     if (rate <= 0) return;
-    const d = await this.env.TENANT.getByName(this.tenant).take(bytes, rate, burst, Date.now());
+    const d = await tenantState.take(bytes, rate, burst, Date.now());
     if (d.allowed) return;
     metricsBuffer.add(this.tenant, discarded("rate_limited", profiles, samples, bytes));
     const why = Number.isFinite(d.retryAfterMs)

@@ -1,5 +1,7 @@
 // JFR chunk headers. A recording is a sequence of self-contained chunks; each starts with a fixed
-// 68-byte header whose offsets are relative to the chunk's first byte.
+// 68-byte header (magic, version, size, constant pool and metadata offsets relative to the chunk's
+// first byte, start time, duration, start ticks, ticks per second, feature flags). The times are
+// not used: profiles are dated by the upload's `from`, as Pyroscope dates them.
 
 import { malformed } from "./reader";
 
@@ -14,11 +16,6 @@ export interface ChunkHeader {
   /** Absolute offsets of the newest checkpoint event and of the metadata event. */
   constantPool: number;
   metadata: number;
-  /** Unix nanoseconds of the chunk's start, and its duration. */
-  startNanos: bigint;
-  durationNanos: bigint;
-  startTicks: bigint;
-  ticksPerSecond: bigint;
   /** Integers are LEB128-style varints (the feature every current writer sets). */
   compressed: boolean;
 }
@@ -33,7 +30,8 @@ export function readChunkHeader(buf: Uint8Array, start: number): ChunkHeader {
   const view = new DataView(buf.buffer, buf.byteOffset + start, CHUNK_HEADER_BYTES);
   const major = view.getUint16(4);
   const minor = view.getUint16(6);
-  if (major !== 1 && major !== 2) throw malformed(`unsupported JFR version ${major}.${minor} in chunk at byte ${start}`);
+  // 2.x is what JDK 11+ and async-profiler write; 1.0 (JDK 9, 10) lays its metadata out otherwise.
+  if (major !== 2) throw malformed(`unsupported JFR version ${major}.${minor} in chunk at byte ${start} (2.x is read)`);
 
   const size = view.getBigInt64(8);
   if (size < CHUNK_HEADER_BYTES || size > BigInt(left)) {
@@ -50,10 +48,6 @@ export function readChunkHeader(buf: Uint8Array, start: number): ChunkHeader {
     end,
     constantPool: offset(16, "constant pool"),
     metadata: offset(24, "metadata"),
-    startNanos: view.getBigInt64(32),
-    durationNanos: view.getBigInt64(40),
-    startTicks: view.getBigInt64(48),
-    ticksPerSecond: view.getBigInt64(56),
     compressed: (view.getInt32(64) & FEATURE_COMPRESSED_INTS) !== 0,
   };
 }

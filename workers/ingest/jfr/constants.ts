@@ -9,7 +9,7 @@ import type { Metadata } from "./metadata";
 import { type JfrReader, malformed } from "./reader";
 import { type Layouts, skipValue } from "./values";
 
-export const CHECKPOINT_EVENT = 1;
+const CHECKPOINT_EVENT = 1;
 
 /** Per wanted class id: constant key → byte offset of its value. */
 export type PoolIndex = Map<number, Map<number, number>>;
@@ -34,7 +34,7 @@ export function indexConstantPools(r: JfrReader, chunk: ChunkHeader, metadata: M
     if (r.number() !== CHECKPOINT_EVENT) throw malformed(`the constant pool chain reaches byte ${at}, which is not a checkpoint event`);
     r.long(); // start time
     r.long(); // duration
-    r.long();
+    r.long(); // offset of the next checkpoint in the chain, signed; 0 ends it
     const delta = r.hi > 0x7fffffff ? (r.hi - 4294967296) * 4294967296 + r.lo : r.hi * 4294967296 + r.lo;
     r.u8(); // checkpoint kind (flush, chunk header, statics, thread)
     const pools = r.count("constant pool", 2);

@@ -51,8 +51,8 @@ export function decodeJfr(jfr: Uint8Array, labels: Uint8Array | undefined, input
     appName: input.appName,
     nameLabels: input.nameLabels,
     spyName: input.spyName,
-    timeNanos: BigInt(input.fromMs) * 1_000_000n,
-    durationNanos: BigInt(Math.max(0, input.untilMs - input.fromMs)) * 1_000_000n,
+    timeNanos: BigInt(Math.round(input.fromMs)) * 1_000_000n,
+    durationNanos: BigInt(Math.max(0, Math.round(input.untilMs - input.fromMs))) * 1_000_000n,
   });
 }
 

@@ -26,7 +26,7 @@ export interface Metadata {
   byName: Map<string, JfrClass>;
 }
 
-export const METADATA_EVENT = 0;
+const METADATA_EVENT = 0;
 /** Deeper trees than any writer produces (root, metadata, class, field, annotation) are refused. */
 const MAX_DEPTH = 16;
 

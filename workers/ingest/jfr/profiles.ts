@@ -132,11 +132,13 @@ export class JfrProfiles implements EventSink {
 
   /**
    * Nanoseconds one CPU or wall sample stands for. Pyroscope takes 1e9/sampleRate from the query
-   * string (default 100 Hz); JfrInput carries no rate, and the Java agent derives the rate it
-   * sends from the same interval it gives the profiler, so the recording's interval stands in.
+   * string (default 100 Hz). JfrInput carries no rate, but the Java agent sends the rate of the
+   * interval it gives the profiler (1e9/interval, integer division), so the recording's interval
+   * gives the same period; without one, the default rate.
    */
   private period(): number {
-    return this.interval > 0 && TIMED_EVENTS.has(this.event) ? this.interval : DEFAULT_PERIOD_NANOS;
+    const hertz = this.interval > 0 && TIMED_EVENTS.has(this.event) ? Math.floor(1e9 / this.interval) : 0;
+    return hertz > 0 ? Math.floor(1e9 / hertz) : DEFAULT_PERIOD_NANOS;
   }
 
   sample(e: JfrEvent): void {

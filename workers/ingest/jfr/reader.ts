@@ -39,7 +39,7 @@ export class JfrReader {
   constructor(
     readonly buf: Uint8Array,
     /** The chunk's compressed-integers feature. */
-    public compressed: boolean,
+    readonly compressed: boolean,
     private readonly bigKeys: BigKeys,
   ) {}
 
@@ -48,10 +48,6 @@ export class JfrReader {
     this.pos = pos;
     this.end = end;
     return this;
-  }
-
-  get remaining(): number {
-    return this.end - this.pos;
   }
 
   /** Fails unless `n` more bytes are available. */

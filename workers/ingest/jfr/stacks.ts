@@ -81,7 +81,7 @@ export class StackResolver {
   private readonly symbol: Plan | undefined;
   private readonly state: Plan | undefined;
   private readonly stackTrace: Layout | undefined;
-  private frames: Plan | undefined;
+  private stackFrame: Plan | undefined;
   private readonly strings: Map<number, number> | undefined;
   /** Method keys of the stack being resolved, then its frame ids. */
   private methodKeys = new Float64Array(64);
@@ -127,7 +127,7 @@ export class StackResolver {
     let s = this.states.get(key);
     if (s === undefined) {
       s = ThreadState.Unknown;
-      if (this.state && this.seek(this.state, key)) {
+      if (this.state && this.seek(this.state.layout, key)) {
         this.state.read(this.r, this.pooledString);
         const name = this.state.str[0];
         s = name === "STATE_SLEEPING" ? ThreadState.Sleeping : name === "STATE_RUNNABLE" ? ThreadState.Runnable : ThreadState.Other;
@@ -137,10 +137,9 @@ export class StackResolver {
     return s;
   }
 
-  /** Positions the pool reader at the value of `key` in the pool of the plan's class. */
-  private seek(plan: Plan | Layout, key: number): boolean {
-    const cls = plan instanceof Plan ? plan.layout.cls : plan.cls;
-    const at = this.pools.get(cls.id)?.get(key);
+  /** Positions the pool reader at the value of `key` in the pool of the layout's class. */
+  private seek(layout: Layout, key: number): boolean {
+    const at = this.pools.get(layout.cls.id)?.get(key);
     if (at === undefined) return false;
     this.r.at(at, this.end);
     return true;
@@ -178,10 +177,13 @@ export class StackResolver {
     return this.table.stack(this.frameIds.subarray(0, kept));
   }
 
-  /** The plan that reads a stack frame's method key (slot 0; key 0, never in a pool, without one). */
+  /**
+   * The plan that reads a stack frame's method key into slot 0 (a frame class without `method`
+   * reads as key 0, which writers never give a method, and the frame is left out).
+   */
   private framePlan(layout: Layout): Plan {
-    if (this.frames?.layout !== layout) this.frames = new Plan(layout, { method: 0 });
-    return this.frames;
+    if (this.stackFrame?.layout !== layout) this.stackFrame = new Plan(layout, { method: 0 });
+    return this.stackFrame;
   }
 
   private frame(methodKey: number): number {
@@ -190,11 +192,11 @@ export class StackResolver {
     id = NO_FRAME;
     const method = this.method;
     const cls = this.cls;
-    if (method && cls && this.seek(method, methodKey)) {
+    if (method && cls && this.seek(method.layout, methodKey)) {
       method.read(this.r, this.pooledString);
       const classKey = this.r.keyOf(method.hi[0], method.lo[0]);
       const nameKey = this.r.keyOf(method.hi[1], method.lo[1]);
-      if (this.seek(cls, classKey)) {
+      if (this.seek(cls.layout, classKey)) {
         cls.read(this.r, this.pooledString);
         const classSymbol = this.symbolString(this.r.keyOf(cls.hi[0], cls.lo[0]));
         id = this.table.frame(frameName(classSymbol, this.symbolString(nameKey)));
@@ -209,7 +211,7 @@ export class StackResolver {
     let s = this.symbols.get(key);
     if (s === undefined) {
       s = "";
-      if (this.symbol && this.seek(this.symbol, key)) {
+      if (this.symbol && this.seek(this.symbol.layout, key)) {
         this.symbol.read(this.r, this.pooledString);
         s = this.symbol.str[0];
       }

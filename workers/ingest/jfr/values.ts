@@ -39,8 +39,8 @@ const PRIMITIVES: Record<string, Kind> = {
 const MAX_NESTING = 32;
 
 /** Field widths: a varint, or a value that is not one scalar (string, struct, array). */
-export const VARINT = 0;
-export const COMPOUND = -1;
+const VARINT = 0;
+const COMPOUND = -1;
 
 export interface FieldLayout {
   name: string;
@@ -101,7 +101,12 @@ export class Layouts {
     // Reading follows the nesting recursively: keep it far from the call stack's limit.
     if (this.compiling.size >= MAX_NESTING) throw malformed(`classes nested by value deeper than ${MAX_NESTING}`);
     this.compiling.add(cls.id);
-    const fields = cls.fields.map((f): FieldLayout => {
+    // A value of a primitive class (in a constant pool: the JDK pools java.lang.String) is the
+    // primitive itself.
+    const primitive = PRIMITIVES[cls.name];
+    const own: FieldLayout[] =
+      primitive === undefined ? [] : [{ name: "", kind: primitive, array: false, width: this.width(primitive, false), struct: undefined, minBytes: 1 }];
+    const fields = own.length > 0 ? own : cls.fields.map((f): FieldLayout => {
       const type = this.metadata.classes.get(f.type)!;
       const scalar = f.constantPool ? Kind.Long : PRIMITIVES[type.name];
       if (scalar !== undefined) return { name: f.name, kind: scalar, array: f.array, width: this.width(scalar, f.array), struct: undefined, minBytes: 1 };
@@ -183,8 +188,7 @@ export class Plan {
       if (slot < 0) {
         if (f.width === COMPOUND) skipField(r, f);
         else r.skipScalar(f.width);
-      }
-      else if (f.kind === Kind.String) this.str[slot] = r.string(pooled);
+      } else if (f.kind === Kind.String) this.str[slot] = r.string(pooled);
       else if (f.kind === Kind.Long) {
         r.long();
         this.hi[slot] = r.hi;
