@@ -260,3 +260,20 @@ describe("series limits", () => {
     expect(rows.find((r) => r.name === "edge_pyroscope_discarded_profiles_total" && r.labels.reason === "series_limit")?.value).toBe(6);
   });
 });
+
+describe("query concurrency", () => {
+  it("answers 429 while a tenant's query slots are taken, and serves again once one is free", async () => {
+    const admin = await createToken(ADMIN, { tenant: "t7", scope: "admin", name: "a" });
+    const put = await call("/api/admin/limits", { method: "PUT", auth: admin.token, body: JSON.stringify({ name: "MAX_QUERY_CONCURRENCY", value: 1 }) });
+    expect(put.status).toBe(200);
+    // Another query holds the only slot.
+    const lease = await env.TENANT.getByName("t7").acquireQuery(1, Date.now());
+    expect(lease).not.toBeNull();
+    const busy = await rpc("LabelNames", { ...ALL_TIME }, admin.token);
+    expect([busy.status, busy.json.code]).toEqual([429, "resource_exhausted"]);
+    expect(busy.json.message).toMatch(/too many concurrent queries for tenant "t7" \(limit 1\)/);
+    await env.TENANT.getByName("t7").releaseQuery(lease!);
+    expect((await rpc("LabelNames", { ...ALL_TIME }, admin.token)).status).toBe(200);
+    expect((await rpc("LabelNames", { ...ALL_TIME }, admin.token)).status).toBe(200);
+  });
+});

@@ -80,6 +80,11 @@ export interface Config {
    */
   MAX_SERIES_PER_TENANT: number;
   MAX_SERIES_PER_SERVICE: number;
+  /**
+   * Queries a tenant may run at once (each takes a slot in its Tenant object, two calls per
+   * query); further ones get 429. 0 = unlimited.
+   */
+  MAX_QUERY_CONCURRENCY: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -110,6 +115,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   INGESTION_BURST_BYTES: 2 * 1024 * 1024,
   MAX_SERIES_PER_TENANT: 5000,
   MAX_SERIES_PER_SERVICE: 0,
+  MAX_QUERY_CONCURRENCY: 0,
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */

@@ -74,7 +74,7 @@ function guarded(need: Scope, handler: Handler, method?: string) {
     }
     const config = await configFor(env.DB, base, p.tenants[0]);
     const start = performance.now();
-    const res = await handler(req, env, p, config);
+    const res = method ? await limitedQuery(env, config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
     if (method) {
       const seconds = (performance.now() - start) / 1000;
       for (const tenant of p.tenants) metricsBuffer.add(tenant, queried(method, res.status, seconds));
@@ -84,6 +84,22 @@ function guarded(need: Scope, handler: Handler, method?: string) {
     metricsBuffer.flushSoon(ctx, env);
     return res;
   };
+}
+
+/** Runs a query under the (first) tenant's MAX_QUERY_CONCURRENCY: 429 while its slots are taken. */
+async function limitedQuery(env: Env, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
+  const limit = config.MAX_QUERY_CONCURRENCY;
+  if (limit <= 0) return run();
+  const tenant = env.TENANT.getByName(p.tenants[0]);
+  const lease = await tenant.acquireQuery(limit, Date.now());
+  if (lease === null) {
+    return errorResponse(429, `too many concurrent queries for tenant ${JSON.stringify(p.tenants[0])} (limit ${limit}); retry shortly`);
+  }
+  try {
+    return await run();
+  } finally {
+    await tenant.releaseQuery(lease);
+  }
 }
 
 /** Tenants whose metrics a caller may read: its own, or every known tenant for ADMIN_TOKEN and open mode. */

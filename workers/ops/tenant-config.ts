@@ -25,6 +25,7 @@ export const TENANT_LIMITS = [
   "MAX_QUERY_LENGTH_SECONDS",
   "MAX_FLAMEGRAPH_NODES_DEFAULT",
   "MAX_FLAMEGRAPH_NODES_MAX",
+  "MAX_QUERY_CONCURRENCY",
 ] as const satisfies readonly (keyof Config)[];
 export type TenantLimit = (typeof TENANT_LIMITS)[number];
 
