@@ -169,13 +169,13 @@ export interface SdkCapture {
 
 const SKIP_REPLAY_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
 
-/** Replays every recorded @pyroscope/nodejs request against /ingest (all answer 200) and returns them. */
 /**
- * Replays every recorded @pyroscope/nodejs request. The recordings' own X-Scope-OrgID (the 0.6.4
+ * Replays every recorded @pyroscope/nodejs request against /ingest byte for byte (each must answer
+ * 200) and returns them. Unless `keepTenant`, the recordings' own X-Scope-OrgID (the 0.6.4
  * scenarios set `tenantID`) is left out, so that all of them land in the default tenant the query
  * tests read.
  */
-export async function replaySdkNodejs(): Promise<SdkCapture[]> {
+export async function replaySdkNodejs({ keepTenant = false } = {}): Promise<SdkCapture[]> {
   const captures: SdkCapture[] = [];
   for (const dir of await testdataList("sdk-nodejs")) {
     if (!/^v\d/.test(dir)) continue;
@@ -184,7 +184,7 @@ export async function replaySdkNodejs(): Promise<SdkCapture[]> {
       const c = JSON.parse(await testdataText(`sdk-nodejs/${dir}/${file}`)) as SdkCapture;
       const headers = new Headers();
       for (const [k, v] of c.headers) {
-        if (!SKIP_REPLAY_HEADERS.has(k.toLowerCase()) && k.toLowerCase() !== "x-scope-orgid") headers.append(k, v);
+        if (!SKIP_REPLAY_HEADERS.has(k.toLowerCase()) && (keepTenant || k.toLowerCase() !== "x-scope-orgid")) headers.append(k, v);
       }
       const res = await exports.default.fetch(`${BASE}${c.path}?${c.rawQuery}`, {
         method: c.method,

@@ -61,15 +61,19 @@ interface MergeRequest {
   stackTraceSelector?: StackTraceSelector;
 }
 
-async function mergedTree(q: api.QueryContext, r: MergeRequest, ctx: HandlerContext): Promise<FrameTree> {
-  const { tree, stats } = await api.mergeTree(q, {
+function selectionOf(r: MergeRequest): api.Selection {
+  return {
     profileTypeId: r.profileTypeID,
     labelSelector: r.labelSelector,
     start: Number(r.start),
     end: Number(r.end),
     spans: r.spanSelector,
     traces: r.traceIdSelector,
-  });
+  };
+}
+
+async function mergedTree(q: api.QueryContext, r: MergeRequest, ctx: HandlerContext): Promise<FrameTree> {
+  const { tree, stats } = await api.mergeTree(q, selectionOf(r));
   reportStats(ctx, stats);
   const callSite = r.stackTraceSelector?.goPgo ? [] : (r.stackTraceSelector?.callSite ?? []).map((l) => l.name);
   return callSite.length > 0 ? focusCallSite(tree, callSite) : tree;
@@ -86,14 +90,7 @@ function periodOf(name: string): bigint {
 }
 
 async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: number) {
-  const { profile, type, range } = await api.mergeProfile(q, {
-    profileTypeId: r.profileTypeID,
-    labelSelector: r.labelSelector,
-    start: Number(r.start),
-    end: Number(r.end),
-    spans: r.spanSelector,
-    traces: r.traceIdSelector,
-  });
+  const { profile, type, range } = await api.mergeProfile(q, selectionOf(r));
   const endMs = range?.endMs ?? Number(r.end);
   const startMs = range?.startMs ?? Number(r.start);
   return toPprof(profile, {
