@@ -45,3 +45,23 @@ describe("tenancy in open mode", () => {
     expect(await services("acme|beta")).toEqual(["in-acme", "in-beta"]);
   });
 });
+
+describe("cross-origin access (the dashboard on Pages)", () => {
+  it("answers preflights and marks responses for browsers", async () => {
+    const pre = await exports.default.fetch("http://localhost/querier.v1.QuerierService/LabelNames", {
+      method: "OPTIONS",
+      headers: { Origin: "https://dash.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(pre.headers.get("Access-Control-Allow-Headers")).toContain("authorization");
+    const res = await exports.default.fetch("http://localhost/querier.v1.QuerierService/LabelNames", {
+      method: "POST",
+      headers: { Origin: "https://dash.example", "Content-Type": "application/json" },
+      body: "{}",
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(res.headers.get("Access-Control-Expose-Headers")).toContain("x-query-stats");
+  });
+});

@@ -85,6 +85,8 @@ export interface Config {
    * query); further ones get 429. 0 = unlimited.
    */
   MAX_QUERY_CONCURRENCY: number;
+  /** Origins allowed to call the API from a browser (the dashboard on Pages): `*` or a comma list. */
+  CORS_ALLOWED_ORIGINS: string;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -116,6 +118,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   MAX_SERIES_PER_TENANT: 5000,
   MAX_SERIES_PER_SERVICE: 0,
   MAX_QUERY_CONCURRENCY: 0,
+  CORS_ALLOWED_ORIGINS: "*",
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */

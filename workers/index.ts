@@ -8,6 +8,7 @@ import type { Scope } from "./auth/tokens";
 import { DEFAULTS, type Config, loadConfig } from "./config";
 import type { Env } from "./env";
 import { handleAdminLimits, handleAdminTokens } from "./http/admin";
+import { preflight, withCors } from "./http/cors";
 import { ConnectService } from "./http/connect";
 import { errorResponse } from "./http/errors";
 import { handleIngest } from "./http/ingest";
@@ -174,4 +175,11 @@ async function timed(name: string, pending: Promise<Response>): Promise<Response
   return res;
 }
 
-export default { fetch: router.fetch } satisfies ExportedHandler<Env>;
+export default {
+  async fetch(request, env, ctx) {
+    const { config } = runtime(env);
+    const pre = preflight(request, config);
+    if (pre) return pre;
+    return withCors(request, await router.fetch(request, env, ctx), config);
+  },
+} satisfies ExportedHandler<Env>;
