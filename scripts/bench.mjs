@@ -9,12 +9,14 @@
 //            gunzip + decode + merge of the same pprofs in Node
 //   formats  JFR decode throughput and peak memory (dump2, and dump2's chunk repeated 8×) vs
 //            pprof decode of dump2's expected pprofs, in Node
+//   ui       the dashboard in headless Chromium (CHROMIUM_PATH, default /usr/bin/chromium): time to
+//            the first flame graph paint and to a zoom for an 8,192-node profile, vs the API call alone
 //
 // Environment: TESTDATA_DIR (default ../shared/testdata), BENCH_CONCURRENCY (8),
 // BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
 // per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s),
 // BENCH_SERVICE_VARS (extra `NAME:VALUE` service settings, space-separated, for experiments),
-// BENCH_QUERY_REPEATS (5 calls of each query after its first).
+// BENCH_QUERY_REPEATS (5 calls of each query after its first), BENCH_UI_RUNS (11 page loads).
 // Results: bench-results/<section>.json; wrangler output: bench-results/logs/.
 //
 // To add a section: write scripts/bench/<name>.mjs exporting a run(opts) → results function and
@@ -28,11 +30,13 @@ import { printIngestReport, runIngest } from "./bench/ingest.mjs";
 import { printQueryReport, runQuery } from "./bench/query.mjs";
 import { writeJson } from "./bench/report.mjs";
 import { killAllSync, ROOT, stopAll } from "./bench/server.mjs";
+import { printUiReport, runUi } from "./bench/ui.mjs";
 
 const SECTIONS = {
   ingest: { run: runIngest, print: printIngestReport },
   query: { run: runQuery, print: printQueryReport },
   formats: { run: runFormats, print: printFormatsReport },
+  ui: { run: runUi, print: printUiReport },
 };
 
 function envNumber(name, fallback) {
