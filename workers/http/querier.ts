@@ -7,6 +7,7 @@ import {
   type FlameGraph,
   FlameGraphDiffSchema,
   FlameGraphSchema,
+  HeatmapQueryType,
   ProfileFormat,
   QuerierService,
   type SelectMergeStacktracesRequest,
@@ -191,8 +192,32 @@ export function registerQuerier(router: ConnectRouter): void {
       };
     },
 
-    async selectHeatmap() {
-      throw new ConnectError("SelectHeatmap is not supported yet; use SelectSeries", Code.Unimplemented);
+    async selectHeatmap(req, ctx) {
+      // UNSPECIFIED is the proto3 default of clients that leave the field out: one point per profile.
+      if (req.queryType === HeatmapQueryType.SPAN) {
+        throw new ConnectError("heatmap query type HEATMAP_QUERY_TYPE_SPAN is not supported; use HEATMAP_QUERY_TYPE_INDIVIDUAL", Code.Unimplemented);
+      }
+      if (req.exemplarType === ExemplarType.SPAN) {
+        throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
+      }
+      // EXEMPLAR_TYPE_INDIVIDUAL gets slots without exemplars: an exemplar names a profile id,
+      // and this server stores none (as for SelectSeries).
+      const { yMin, series, stats } = await api.selectHeatmap(queryContext(ctx), {
+        profileTypeId: req.profileTypeID,
+        labelSelector: req.labelSelector,
+        start: Number(req.start),
+        end: Number(req.end),
+        step: req.step,
+        groupBy: req.groupBy,
+        limit: req.limit ? Number(req.limit) : 0,
+      });
+      reportStats(ctx, stats);
+      return {
+        series: series.map((s) => ({
+          labels: s.labels.map(([name, value]) => ({ name, value })),
+          slots: s.slots.map((slot) => ({ timestamp: BigInt(slot.timestamp), yMin, counts: slot.counts })),
+        })),
+      };
     },
 
     async diff(req, ctx) {

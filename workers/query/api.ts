@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlockBuilder } from "../block/builder";
 import type { Config } from "../config";
 import type { Env } from "../env";
-import { combineLabels, combineProfiles, combineSeries, combineTrees } from "./combine";
+import { combineHeatmaps, combineLabels, combineProfiles, combineRange, combineSeries, combineTrees } from "./combine";
 import { execute, planBlocks, type QueryOutcome } from "./execute";
 import { DEFAULT_LABELS_SPAN_MS, DEFAULT_PROFILE_TYPES_SPAN_MS, resolveRange, type TimeRange } from "./limits";
 import {
@@ -17,7 +17,17 @@ import {
   parseSelector,
   SelectorError,
 } from "./selector";
-import { addStats, emptyStats, type LabelPairs, type QuerySpec, type ReadStats, type SeriesEntry, type Task } from "./spec";
+import {
+  addStats,
+  emptyStats,
+  type HeatmapTask,
+  type LabelPairs,
+  type QuerySpec,
+  type ReadStats,
+  type SeriesEntry,
+  type Task,
+  yBucketBounds,
+} from "./spec";
 import { FrameTree } from "./tree";
 
 export interface QueryContext {
@@ -118,12 +128,17 @@ export interface SeriesResult {
   points: { timestamp: number; value: number }[];
 }
 
+/** A request's step in seconds as whole milliseconds (spec §3.8); refused below 1 ms. */
+function stepMsOf(step: number): number {
+  if (!(step >= 0.001)) throw invalid("step must be >= 1ms");
+  if (!Number.isFinite(step)) throw invalid("step must be a finite number of seconds");
+  return Math.trunc(step * 1000);
+}
+
 export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{ series: SeriesResult[]; stats: ReadStats }> {
-  if (!(q.step >= 0.001)) throw invalid("step must be >= 1ms");
-  if (!Number.isFinite(q.step)) throw invalid("step must be a finite number of seconds");
+  const stepMs = stepMsOf(q.step);
   const s = selectionSpec(ctx, q);
   if (!s) return { series: [], stats: emptyStats() };
-  const stepMs = Math.trunc(q.step * 1000);
   const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy] });
   const series = combineSeries(out.partials).map((g) => {
     const points = g.times.map((t, i) => ({ timestamp: t, value: q.average ? g.sums[i] / g.counts[i] : g.sums[i] }));
@@ -132,6 +147,58 @@ export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{
   series.sort((a, b) => b.sum - a.sum || compareLabels(a.labels, b.labels));
   const kept = q.limit > 0 ? series.slice(0, q.limit) : series;
   return { series: kept.map(({ labels, points }) => ({ labels, points })), stats: out.stats };
+}
+
+/** Y buckets of a heatmap (Pyroscope's `DefaultYAxisBuckets`). */
+export const HEATMAP_BUCKETS = 20;
+
+export interface HeatmapQuery extends Selection {
+  /** Seconds, as the request carries it. */
+  step: number;
+  groupBy: readonly string[];
+  limit: number;
+}
+
+export interface HeatmapResult {
+  labels: LabelPairs;
+  /** Non-empty slots by time: the profiles per Y bucket. */
+  slots: { timestamp: number; counts: number[] }[];
+}
+
+/**
+ * SelectHeatmap, one point per profile (its total): slots as SelectSeries buckets, `group_by` and
+ * `limit` as SelectSeries, and HEATMAP_BUCKETS equal Y buckets from the least to the greatest
+ * total of all series, whose lower bounds are `yMin`.
+ */
+export async function selectHeatmap(ctx: QueryContext, q: HeatmapQuery): Promise<{ yMin: number[]; series: HeatmapResult[]; stats: ReadStats }> {
+  const stepMs = stepMsOf(q.step);
+  if (q.limit < 0) throw invalid(`limit must be non-negative, got ${q.limit}`);
+  if (q.start >= q.end) throw invalid(`start time must be before end time, got start=${q.start} end=${q.end}`);
+  const s = selectionSpec(ctx, q);
+  if (!s) return { yMin: [], series: [], stats: emptyStats() };
+  // Two passes over the same selection, so that no invocation holds a value per profile: the first
+  // finds the Y axis (least and greatest total), the second counts profiles per slot and Y bucket.
+  // The mergers' caches keep the blocks the first pass decoded.
+  const first = await run(ctx, s.spec, { kind: "range", stepMs });
+  const range = combineRange(first.partials);
+  if (!range) return { yMin: [], series: [], stats: first.stats };
+  // Equal totals get buckets of width 1 from that total, all of them in the first. (Pyroscope
+  // widens the range to 1 and truncates the bounds to integers: 20 equal bounds, which no axis
+  // can draw.)
+  const yMax = range.max > range.min ? range.max : range.min + HEATMAP_BUCKETS;
+  const task: HeatmapTask = { kind: "heatmap", stepMs, groupBy: [...q.groupBy], yMin: range.min, yMax, buckets: HEATMAP_BUCKETS };
+  const second = await run(ctx, s.spec, task);
+  const series = combineHeatmaps(second.partials, HEATMAP_BUCKETS).map((g) => ({
+    labels: g.labels,
+    slots: g.times.map((timestamp, i) => ({ timestamp, counts: g.counts.slice(i * HEATMAP_BUCKETS, (i + 1) * HEATMAP_BUCKETS) })),
+    profiles: g.counts.reduce((a, c) => a + c, 0),
+  }));
+  series.sort((a, b) => b.profiles - a.profiles || compareLabels(a.labels, b.labels));
+  const kept = q.limit > 0 ? series.slice(0, q.limit) : series;
+  const stats = emptyStats();
+  addStats(stats, first.stats);
+  addStats(stats, second.stats);
+  return { yMin: yBucketBounds(task), series: kept.map(({ labels, slots }) => ({ labels, slots })), stats };
 }
 
 function compareLabels(a: LabelPairs, b: LabelPairs): number {

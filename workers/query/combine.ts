@@ -1,11 +1,12 @@
 // Combines partial results of one task from blocks, mergers and ingesters. Every combination is
-// an exact sum (trees and profiles add values per stack, series add per bucket), so the order in
-// which partials arrive never changes the answer.
+// an exact sum or extremum (trees and profiles add values per stack, series and heatmaps add per
+// bucket, ranges keep the least and greatest), so the order in which partials arrive never changes
+// the answer.
 
 import { BlockBuilder, seriesKey } from "../block/builder";
 import { decodeBlock } from "../block/decode";
 import { mergeInto } from "../block/merge";
-import type { Partial, SeriesEntry, SeriesGroup } from "./spec";
+import type { HeatmapGroup, LabelPairs, Partial, SeriesEntry, SeriesGroup } from "./spec";
 import { FrameTree } from "./tree";
 
 export function combineTrees(parts: readonly Partial[]): FrameTree {
@@ -25,29 +26,66 @@ export function combineProfiles(parts: readonly Partial[]): BlockBuilder | null 
   return out;
 }
 
-export function combineSeries(parts: readonly Partial[]): SeriesGroup[] {
-  const groups = new Map<string, { labels: SeriesGroup["labels"]; cells: Map<number, [number, number]> }>();
-  for (const p of parts) {
-    if (p.kind !== "series") continue;
-    for (const g of p.groups) {
-      const key = JSON.stringify(g.labels);
-      let acc = groups.get(key);
-      if (!acc) groups.set(key, (acc = { labels: g.labels, cells: new Map() }));
-      for (let i = 0; i < g.times.length; i++) {
-        const cell = acc.cells.get(g.times[i]);
-        if (cell) {
-          cell[0] += g.sums[i];
-          cell[1] += g.counts[i];
-        } else {
-          acc.cells.set(g.times[i], [g.sums[i], g.counts[i]]);
-        }
-      }
+/**
+ * Cells of partial groups merged by label set and time: `fold` adds cell `i` of a partial group
+ * into the kept cell (created by `init`). Groups come back with their times sorted.
+ */
+function mergeGroups<G extends { labels: LabelPairs; times: number[] }, C>(
+  groups: Iterable<G>,
+  init: () => C,
+  fold: (into: C, from: G, i: number) => void,
+): { labels: LabelPairs; times: number[]; cells: C[] }[] {
+  const byKey = new Map<string, { labels: LabelPairs; cells: Map<number, C> }>();
+  for (const g of groups) {
+    const key = JSON.stringify(g.labels);
+    let acc = byKey.get(key);
+    if (!acc) byKey.set(key, (acc = { labels: g.labels, cells: new Map() }));
+    for (let i = 0; i < g.times.length; i++) {
+      let cell = acc.cells.get(g.times[i]);
+      if (cell === undefined) acc.cells.set(g.times[i], (cell = init()));
+      fold(cell, g, i);
     }
   }
-  return [...groups.values()].map(({ labels, cells }) => {
+  return [...byKey.values()].map(({ labels, cells }) => {
     const times = [...cells.keys()].sort((a, b) => a - b);
-    return { labels, times, sums: times.map((t) => cells.get(t)![0]), counts: times.map((t) => cells.get(t)![1]) };
+    return { labels, times, cells: times.map((t) => cells.get(t)!) };
   });
+}
+
+export function combineSeries(parts: readonly Partial[]): SeriesGroup[] {
+  const groups = parts.flatMap((p) => (p.kind === "series" ? p.groups : []));
+  const merged = mergeGroups(
+    groups,
+    (): [sum: number, count: number] => [0, 0],
+    (cell, g, i) => {
+      cell[0] += g.sums[i];
+      cell[1] += g.counts[i];
+    },
+  );
+  return merged.map(({ labels, times, cells }) => ({ labels, times, sums: cells.map((c) => c[0]), counts: cells.map((c) => c[1]) }));
+}
+
+/** The least and greatest profile total over all partials; null when none selected a profile. */
+export function combineRange(parts: readonly Partial[]): { min: number; max: number } | null {
+  let out: { min: number; max: number } | null = null;
+  for (const p of parts) {
+    if (p.kind !== "range" || !p.range) continue;
+    out = out ? { min: Math.min(out.min, p.range.min), max: Math.max(out.max, p.range.max) } : p.range;
+  }
+  return out;
+}
+
+/** Heatmap groups with the counts of equal (labels, slot, Y bucket) cells added up. */
+export function combineHeatmaps(parts: readonly Partial[], buckets: number): HeatmapGroup[] {
+  const groups = parts.flatMap((p) => (p.kind === "heatmap" ? p.groups : []));
+  const merged = mergeGroups(
+    groups,
+    () => new Array<number>(buckets).fill(0),
+    (cell, g, i) => {
+      for (let y = 0; y < buckets; y++) cell[y] += g.counts[i * buckets + y];
+    },
+  );
+  return merged.map(({ labels, times, cells }) => ({ labels, times, counts: cells.flat() }));
 }
 
 export function combineLabels(parts: readonly Partial[]): SeriesEntry[] {

@@ -9,6 +9,8 @@ import { encodeBlock } from "../block/encode";
 import { compileMatcher, matchesLabels, type Matcher } from "./selector";
 import {
   emptyStats,
+  type HeatmapGroup,
+  type HeatmapTask,
   type LabelPairs,
   type Partial,
   type QuerySpec,
@@ -16,6 +18,7 @@ import {
   type SeriesEntry,
   type SeriesGroup,
   type Task,
+  yBucketBounds,
 } from "./spec";
 import { FrameTree } from "./tree";
 import { type BlockView, type Depth, locationLines } from "./view";
@@ -40,6 +43,10 @@ export function accumulatorFor(task: Task, spec: QuerySpec): Accumulator {
       return new SeriesAccumulator(spec, matchers, task.stepMs, task.groupBy);
     case "labels":
       return new LabelsAccumulator(spec, matchers);
+    case "range":
+      return new RangeAccumulator(spec, matchers, task.stepMs);
+    case "heatmap":
+      return new HeatmapAccumulator(spec, matchers, task);
   }
 }
 
@@ -274,75 +281,100 @@ class ProfileAccumulator implements Accumulator {
   }
 }
 
-interface Group {
-  labels: LabelPairs;
-  /** Bucket right edge → [Σ profile totals, profiles]. */
-  buckets: Map<number, [sum: number, count: number]>;
+/**
+ * Profiles bucketed the SelectSeries way (spec §3.8): bucket right edges are aligned to the start,
+ * start, start+step, … ≤ end, and bucket b holds the profiles with b-step < t ≤ b (the first one
+ * also t = start-step), so reads start one step before the query's start. Calls `visit` with the
+ * series, bucket and total (Σ sample values) of every matching profile.
+ */
+function forEachBucketed(
+  view: BlockView,
+  spec: QuerySpec,
+  matchers: readonly Matcher[],
+  stepMs: number,
+  stats: ReadStats,
+  visit: (series: number, bucket: number, total: number) => void,
+): void {
+  const sel = selectSeries(view, spec, matchers);
+  if (!sel) return;
+  const samples = view.samples!;
+  const { profileSeries, profileTime, profileSampleStart } = view.profiles;
+  const { startMs, endMs } = spec;
+  const lastBucket = Math.floor((endMs - startMs) / stepMs);
+  for (let p = 0; p < profileSeries.length; p++) {
+    const s = profileSeries[p];
+    const t = profileTime[p];
+    if (sel[s] === 0 || t < startMs - stepMs || t > endMs) continue;
+    const k = Math.max(0, Math.ceil((t - startMs) / stepMs));
+    if (k > lastBucket) continue;
+    let total = 0;
+    for (let i = profileSampleStart[p]; i < profileSampleStart[p + 1]; i++) total += samples.sampleValue[i];
+    stats.profiles++;
+    stats.samples += profileSampleStart[p + 1] - profileSampleStart[p];
+    visit(s, startMs + k * stepMs, total);
+  }
 }
 
-/**
- * SelectSeries buckets are right edges aligned to the start: start, start+step, … ≤ end; bucket b
- * holds the profiles with b-step < t ≤ b, so reads start one step before the query's start.
- */
-class SeriesAccumulator implements Accumulator {
-  readonly depth = "samples" as const;
-  readonly stats = emptyStats();
-  private readonly groups = new Map<string, Group>();
+/** Series grouped by their `group_by` label values (absent labels left out), a `T` per group. */
+class Groups<T> {
+  readonly byKey = new Map<string, { labels: LabelPairs; value: T }>();
 
   constructor(
-    private readonly spec: QuerySpec,
-    private readonly matchers: readonly Matcher[],
-    private readonly stepMs: number,
     private readonly groupBy: readonly string[],
+    private readonly init: () => T,
   ) {}
 
-  add(view: BlockView): void {
-    const sel = selectSeries(view, this.spec, this.matchers);
-    if (!sel) return;
-    const samples = view.samples!;
-    const { profileSeries, profileTime, profileSampleStart } = view.profiles;
-    const { startMs, endMs } = this.spec;
-    const step = this.stepMs;
-    const lastBucket = Math.floor((endMs - startMs) / step);
-    const groupOf = new Array<Group | undefined>(sel.length);
-    for (let p = 0; p < profileSeries.length; p++) {
-      const s = profileSeries[p];
-      const t = profileTime[p];
-      if (sel[s] === 0 || t < startMs - step || t > endMs) continue;
-      const k = Math.max(0, Math.ceil((t - startMs) / step));
-      if (k > lastBucket) continue;
-      let total = 0;
-      for (let i = profileSampleStart[p]; i < profileSampleStart[p + 1]; i++) total += samples.sampleValue[i];
-      this.stats.profiles++;
-      this.stats.samples += profileSampleStart[p + 1] - profileSampleStart[p];
-      const g = (groupOf[s] ??= this.group(view, s));
-      const bucket = startMs + k * step;
-      const cell = g.buckets.get(bucket);
-      if (cell) {
-        cell[0] += total;
-        cell[1] += 1;
-      } else {
-        g.buckets.set(bucket, [total, 1]);
-      }
-    }
+  /** The group values of the series of `view`, each series' labels projected once. */
+  of(view: BlockView): (series: number) => T {
+    const cache = new Array<T | undefined>(view.series.seriesProfileType.length);
+    return (s) => (cache[s] ??= this.get(seriesLabels(view, s)));
   }
 
-  private group(view: BlockView, s: number): Group {
-    const all = seriesLabels(view, s);
+  private get(all: LabelPairs): T {
     const labels: LabelPairs = [];
     for (const name of this.groupBy) {
       const pair = all.find(([n]) => n === name);
       if (pair) labels.push(pair);
     }
     const key = JSON.stringify(labels);
-    let g = this.groups.get(key);
-    if (!g) this.groups.set(key, (g = { labels, buckets: new Map() }));
-    return g;
+    let g = this.byKey.get(key);
+    if (!g) this.byKey.set(key, (g = { labels, value: this.init() }));
+    return g.value;
+  }
+}
+
+class SeriesAccumulator implements Accumulator {
+  readonly depth = "samples" as const;
+  readonly stats = emptyStats();
+  /** Per group: bucket right edge → [Σ profile totals, profiles]. */
+  private readonly groups: Groups<Map<number, [sum: number, count: number]>>;
+
+  constructor(
+    private readonly spec: QuerySpec,
+    private readonly matchers: readonly Matcher[],
+    private readonly stepMs: number,
+    groupBy: readonly string[],
+  ) {
+    this.groups = new Groups(groupBy, () => new Map());
+  }
+
+  add(view: BlockView): void {
+    const groupOf = this.groups.of(view);
+    forEachBucketed(view, this.spec, this.matchers, this.stepMs, this.stats, (s, bucket, total) => {
+      const buckets = groupOf(s);
+      const cell = buckets.get(bucket);
+      if (cell) {
+        cell[0] += total;
+        cell[1] += 1;
+      } else {
+        buckets.set(bucket, [total, 1]);
+      }
+    });
   }
 
   result(): Partial {
     const groups: SeriesGroup[] = [];
-    for (const { labels, buckets } of this.groups.values()) {
+    for (const { labels, value: buckets } of this.groups.byKey.values()) {
       const times = [...buckets.keys()].sort((a, b) => a - b);
       groups.push({ labels, times, sums: times.map((t) => buckets.get(t)![0]), counts: times.map((t) => buckets.get(t)![1]) });
     }
@@ -351,9 +383,100 @@ class SeriesAccumulator implements Accumulator {
 
   memoryBytes(): number {
     let cells = 0;
-    for (const g of this.groups.values()) cells += g.buckets.size;
-    return cells * 48 + this.groups.size * 256;
+    for (const g of this.groups.byKey.values()) cells += g.value.size;
+    return cells * 48 + this.groups.byKey.size * 256;
   }
+}
+
+/** The least and greatest total of the profiles a heatmap counts: two numbers, whatever the range. */
+class RangeAccumulator implements Accumulator {
+  readonly depth = "samples" as const;
+  readonly stats = emptyStats();
+  private min = Infinity;
+  private max = -Infinity;
+
+  constructor(
+    private readonly spec: QuerySpec,
+    private readonly matchers: readonly Matcher[],
+    private readonly stepMs: number,
+  ) {}
+
+  add(view: BlockView): void {
+    forEachBucketed(view, this.spec, this.matchers, this.stepMs, this.stats, (_s, _bucket, total) => {
+      this.min = Math.min(this.min, total);
+      this.max = Math.max(this.max, total);
+    });
+  }
+
+  result(): Partial {
+    return { kind: "range", range: this.min <= this.max ? { min: this.min, max: this.max } : null };
+  }
+
+  memoryBytes(): number {
+    return 16;
+  }
+}
+
+/**
+ * Profiles counted per group, slot and Y bucket: the partial grows with the non-empty slots, never
+ * with the profiles in them.
+ */
+class HeatmapAccumulator implements Accumulator {
+  readonly depth = "samples" as const;
+  readonly stats = emptyStats();
+  /** Per group: slot right edge → profiles per Y bucket. */
+  private readonly groups: Groups<Map<number, Int32Array>>;
+  private readonly bounds: number[];
+
+  constructor(
+    private readonly spec: QuerySpec,
+    private readonly matchers: readonly Matcher[],
+    private readonly task: HeatmapTask,
+  ) {
+    this.groups = new Groups(task.groupBy, () => new Map());
+    this.bounds = yBucketBounds(task);
+  }
+
+  add(view: BlockView): void {
+    const groupOf = this.groups.of(view);
+    forEachBucketed(view, this.spec, this.matchers, this.task.stepMs, this.stats, (s, slot, total) => {
+      const slots = groupOf(s);
+      let counts = slots.get(slot);
+      if (!counts) slots.set(slot, (counts = new Int32Array(this.task.buckets)));
+      counts[yBucketOf(this.bounds, total)]++;
+    });
+  }
+
+  result(): Partial {
+    const groups: HeatmapGroup[] = [];
+    for (const { labels, value: slots } of this.groups.byKey.values()) {
+      const times = [...slots.keys()].sort((a, b) => a - b);
+      groups.push({ labels, times, counts: times.flatMap((t) => [...slots.get(t)!]) });
+    }
+    return { kind: "heatmap", groups };
+  }
+
+  memoryBytes(): number {
+    let cells = 0;
+    for (const g of this.groups.byKey.values()) cells += g.value.size;
+    return cells * (48 + 4 * this.task.buckets) + this.groups.byKey.size * 256;
+  }
+}
+
+/**
+ * The Y bucket of a value: the last whose lower bound is ≤ it, so the maximum lands in the last
+ * bucket. Values outside the bounds (a profile pushed between a heatmap's two passes) are clamped
+ * into the first or last bucket rather than dropped.
+ */
+function yBucketOf(bounds: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = bounds.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (bounds[mid] <= value) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 class LabelsAccumulator implements Accumulator {

@@ -48,7 +48,8 @@ export async function execute(env: Env, config: Config, spec: QuerySpec, task: T
     return { partials, stats, blocks: [], ingesters: refs.length };
   }
 
-  const readStart = task.kind === "series" ? spec.startMs - task.stepMs : spec.startMs;
+  // Stepped tasks bucket the SelectSeries way, whose first bucket starts one step before the start.
+  const readStart = "stepMs" in task ? spec.startMs - task.stepMs : spec.startMs;
   const blocks = await blocksFor(env.DB, spec.tenant, spec.profileType, services, readStart, spec.endMs, covered);
   const groups = new Map<number, BlockRef[]>();
   const fanout = Math.max(1, Math.floor(config.MERGE_FANOUT));

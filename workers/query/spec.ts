@@ -31,15 +31,45 @@ export type Task =
   /** Per-profile totals bucketed by time and grouped by labels (SelectSeries). */
   | { kind: "series"; stepMs: number; groupBy: string[] }
   /** The label sets of the series that have profiles in range (label APIs). */
-  | { kind: "labels" };
+  | { kind: "labels" }
+  /** The least and greatest profile total among the profiles a heatmap of this step counts (its pass 1). */
+  | { kind: "range"; stepMs: number }
+  | HeatmapTask;
+
+/**
+ * Profiles counted per group, time slot (as SelectSeries buckets) and Y bucket (SelectHeatmap's
+ * pass 2): `buckets` equal-width buckets from `yMin` to `yMax`, values beyond them clamped.
+ */
+export interface HeatmapTask {
+  kind: "heatmap";
+  stepMs: number;
+  groupBy: string[];
+  yMin: number;
+  yMax: number;
+  buckets: number;
+}
 
 export type LabelPairs = [name: string, value: string][];
+
+/** Lower bounds of a heatmap task's Y buckets: `buckets` equal widths from `yMin` to `yMax`. */
+export function yBucketBounds(task: HeatmapTask): number[] {
+  const width = (task.yMax - task.yMin) / task.buckets;
+  return Array.from({ length: task.buckets }, (_, i) => task.yMin + i * width);
+}
 
 /** One group of SelectSeries: bucket right edges (unix ms) with the sum and profile count in each. */
 export interface SeriesGroup {
   labels: LabelPairs;
   times: number[];
   sums: number[];
+  counts: number[];
+}
+
+/** One group of SelectHeatmap: slot right edges (unix ms) with the profiles per Y bucket in each. */
+export interface HeatmapGroup {
+  labels: LabelPairs;
+  times: number[];
+  /** Row-major: the counts of slot i are `counts[i·buckets … (i+1)·buckets)`. */
   counts: number[];
 }
 
@@ -69,7 +99,10 @@ export type Partial =
   /** An encoded one-dataset block (deflate level 0) holding the merged samples. */
   | { kind: "profile"; block: Uint8Array | null }
   | { kind: "series"; groups: SeriesGroup[] }
-  | { kind: "labels"; series: SeriesEntry[] };
+  | { kind: "labels"; series: SeriesEntry[] }
+  /** Null when no profile was selected. */
+  | { kind: "range"; range: { min: number; max: number } | null }
+  | { kind: "heatmap"; groups: HeatmapGroup[] };
 
 export interface PartialResult {
   partial: Partial;
