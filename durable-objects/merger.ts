@@ -1,9 +1,8 @@
 // A query sub-invocation: merges a group of flushed blocks into one compact partial result. The
 // query Worker spreads a query's blocks over MERGE_FANOUT of these objects by a hash of the block
-// id, so each runs with its own memory and CPU budget in parallel, and the same block always
-// lands on the same object: its decoded sections stay cached there (bounded by QUERY_CACHE_BYTES)
-// and a repeated query skips R2, inflating and decoding. Blocks are immutable, so the cache is
-// never stale; a deleted object simply misses.
+// id, so each runs with its own CPU budget in parallel, and the same block always lands on the
+// same object: its decoded sections stay cached in that object's isolate (block-cache.ts, bounded
+// by QUERY_CACHE_BYTES per isolate) and a repeated query skips R2, inflating and decoding.
 
 import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../workers/config";
@@ -11,7 +10,10 @@ import type { Env } from "../workers/env";
 import { accumulatorFor } from "../workers/query/evaluate";
 import type { BlockRef } from "../workers/query/plan";
 import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
-import { type BlockView, type Depth, depthCovers, viewOfObject } from "../workers/query/view";
+import { BlockCache } from "../workers/query/block-cache";
+import { type BlockView, type Depth, viewOfObject } from "../workers/query/view";
+
+const cache = new BlockCache();
 
 /** Blocks fetched ahead of the one being merged: hides R2 latency, bounds memory. */
 const PREFETCH = 4;
@@ -24,9 +26,6 @@ interface Loaded {
 
 export class Merger extends DurableObject<Env> {
   private readonly config: Config;
-  /** Decoded views by object key, least recently used first (Map keeps insertion order). */
-  private readonly cache = new Map<string, { view: BlockView; depth: Depth }>();
-  private cachedBytes = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -48,7 +47,7 @@ export class Merger extends DurableObject<Env> {
       if (!loaded) continue;
       acc.add(loaded.view);
       acc.stats.blocks++;
-      peak = Math.max(peak, this.cachedBytes + (loaded.cached ? 0 : loaded.view.memoryBytes) + acc.memoryBytes());
+      peak = Math.max(peak, cache.bytes + (loaded.cached ? 0 : loaded.view.memoryBytes) + acc.memoryBytes());
     }
     acc.stats.invocations = 1;
     acc.stats.peakBytes = peak;
@@ -56,37 +55,14 @@ export class Merger extends DurableObject<Env> {
   }
 
   private async view(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<Loaded | null> {
-    const hit = this.cache.get(b.objectKey);
-    if (hit && depthCovers(hit.depth, depth)) {
-      this.cache.delete(b.objectKey);
-      this.cache.set(b.objectKey, hit);
-      return { view: hit.view, cached: true };
-    }
+    const hit = cache.get(b.objectKey, depth);
+    if (hit) return { view: hit, cached: true };
     const view = await viewOfObject(this.env.BLOCKS, b.objectKey, b.service, depth);
     if (!view) {
       console.warn(`merger: block ${b.id} (${b.objectKey}) is in the catalog but not in R2; skipped`);
       return null;
     }
     stats.bytesRead += view.bytesRead;
-    return { view, cached: this.remember(b.objectKey, view, depth) };
-  }
-
-  /** Caches a view unless it would take more than half the cache; says whether it did. */
-  private remember(key: string, view: BlockView, depth: Depth): boolean {
-    const limit = this.config.QUERY_CACHE_BYTES;
-    if (view.memoryBytes > limit / 2) return false;
-    const old = this.cache.get(key);
-    if (old) {
-      this.cachedBytes -= old.view.memoryBytes;
-      this.cache.delete(key);
-    }
-    this.cache.set(key, { view, depth });
-    this.cachedBytes += view.memoryBytes;
-    for (const [k, v] of this.cache) {
-      if (this.cachedBytes <= limit) break;
-      this.cache.delete(k);
-      this.cachedBytes -= v.view.memoryBytes;
-    }
-    return this.cache.has(key);
+    return { view, cached: cache.put(b.objectKey, view, depth, this.config.QUERY_CACHE_BYTES) };
   }
 }
