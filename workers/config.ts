@@ -60,7 +60,7 @@ export interface Config {
    * parallelism of one query and the number of sub-invocations it costs at most.
    */
   MERGE_FANOUT: number;
-  /** Decoded block sections each merger keeps for repeated queries. */
+  /** Decoded block sections kept for repeated queries, per isolate hosting Merger objects. */
   QUERY_CACHE_BYTES: number;
   /**
    * `required`: every data request needs a token (the default, for deployed Workers). `open`: no
