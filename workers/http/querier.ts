@@ -46,6 +46,33 @@ function reportStats(ctx: HandlerContext, stats: ReadStats): void {
   ctx.responseHeader.set("X-Query-Stats", JSON.stringify(stats));
 }
 
+interface BucketedRequest {
+  profileTypeID: string;
+  labelSelector: string;
+  start: bigint;
+  end: bigint;
+  step: number;
+  groupBy: string[];
+  limit?: bigint;
+  exemplarType: ExemplarType;
+}
+
+/** SelectSeries and SelectHeatmap requests as the query operations take them. */
+function bucketedQuery(req: BucketedRequest): api.BucketedQuery {
+  if (req.exemplarType === ExemplarType.SPAN) {
+    throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
+  }
+  return {
+    profileTypeId: req.profileTypeID,
+    labelSelector: req.labelSelector,
+    start: Number(req.start),
+    end: Number(req.end),
+    step: req.step,
+    groupBy: req.groupBy,
+    limit: req.limit ? Number(req.limit) : 0,
+  };
+}
+
 function unsupportedProfileIds(ids: readonly string[]): void {
   if (ids.length > 0) {
     throw new ConnectError("profile_id_selector is not supported: this server stores no profile ids (it returns no exemplars)", Code.Unimplemented);
@@ -170,18 +197,9 @@ export function registerQuerier(router: ConnectRouter): void {
     },
 
     async selectSeries(req, ctx) {
-      if (req.exemplarType === ExemplarType.SPAN) {
-        throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
-      }
       const { series, stats } = await api.selectSeries(queryContext(ctx), {
-        profileTypeId: req.profileTypeID,
-        labelSelector: req.labelSelector,
-        start: Number(req.start),
-        end: Number(req.end),
-        step: req.step,
-        groupBy: req.groupBy,
+        ...bucketedQuery(req),
         average: req.aggregation === TimeSeriesAggregationType.AVERAGE,
-        limit: req.limit ? Number(req.limit) : 0,
       });
       reportStats(ctx, stats);
       return {
@@ -197,20 +215,9 @@ export function registerQuerier(router: ConnectRouter): void {
       if (req.queryType === HeatmapQueryType.SPAN) {
         throw new ConnectError("heatmap query type HEATMAP_QUERY_TYPE_SPAN is not supported; use HEATMAP_QUERY_TYPE_INDIVIDUAL", Code.Unimplemented);
       }
-      if (req.exemplarType === ExemplarType.SPAN) {
-        throw new ConnectError("exemplar type EXEMPLAR_TYPE_SPAN is not supported", Code.Unimplemented);
-      }
       // EXEMPLAR_TYPE_INDIVIDUAL gets slots without exemplars: an exemplar names a profile id,
       // and this server stores none (as for SelectSeries).
-      const { yMin, series, stats } = await api.selectHeatmap(queryContext(ctx), {
-        profileTypeId: req.profileTypeID,
-        labelSelector: req.labelSelector,
-        start: Number(req.start),
-        end: Number(req.end),
-        step: req.step,
-        groupBy: req.groupBy,
-        limit: req.limit ? Number(req.limit) : 0,
-      });
+      const { yMin, series, stats } = await api.selectHeatmap(queryContext(ctx), bucketedQuery(req));
       reportStats(ctx, stats);
       return {
         series: series.map((s) => ({

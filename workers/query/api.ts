@@ -115,12 +115,16 @@ export async function mergeProfile(ctx: QueryContext, sel: Selection): Promise<{
   return { profile: combineProfiles(out.partials), type, range: { startMs: q.spec.startMs, endMs: q.spec.endMs } };
 }
 
-export interface SeriesQuery extends Selection {
+/** The bucketing common to SelectSeries and SelectHeatmap. */
+export interface BucketedQuery extends Selection {
   /** Seconds, as the request carries it. */
   step: number;
   groupBy: readonly string[];
-  average: boolean;
   limit: number;
+}
+
+export interface SeriesQuery extends BucketedQuery {
+  average: boolean;
 }
 
 export interface SeriesResult {
@@ -152,12 +156,7 @@ export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{
 /** Y buckets of a heatmap (Pyroscope's `DefaultYAxisBuckets`). */
 export const HEATMAP_BUCKETS = 20;
 
-export interface HeatmapQuery extends Selection {
-  /** Seconds, as the request carries it. */
-  step: number;
-  groupBy: readonly string[];
-  limit: number;
-}
+export type HeatmapQuery = BucketedQuery;
 
 export interface HeatmapResult {
   labels: LabelPairs;

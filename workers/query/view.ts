@@ -18,7 +18,7 @@ import {
   type StacksSection,
   type SymbolsSection,
 } from "../block/decode";
-import { DEFAULT_TAIL_BYTES, type DatasetEntry, SectionKind, type SectionEntry, sectionOf } from "../block/format";
+import { DEFAULT_TAIL_BYTES, type DatasetEntry, REQUIRED_SECTIONS, SectionKind, type SectionEntry, sectionOf } from "../block/format";
 
 /** How much of a dataset a query reads: each level includes the ones before it. */
 export type Depth = "series" | "samples" | "stacks";
@@ -36,17 +36,11 @@ export interface BlockView {
   memoryBytes: number;
 }
 
-const KINDS: Record<Depth, SectionKind[]> = {
+const KINDS: Record<Depth, readonly SectionKind[]> = {
   series: [SectionKind.Strings, SectionKind.Series, SectionKind.Profiles],
   samples: [SectionKind.Strings, SectionKind.Series, SectionKind.Profiles, SectionKind.Samples],
-  stacks: [
-    SectionKind.Symbols,
-    SectionKind.Stacks,
-    SectionKind.Strings,
-    SectionKind.Series,
-    SectionKind.Profiles,
-    SectionKind.Samples,
-  ],
+  // A flame graph reads every section of the dataset.
+  stacks: REQUIRED_SECTIONS,
 };
 
 export function depthCovers(have: Depth, want: Depth): boolean {
