@@ -22,7 +22,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { getJson, rpc } from "../test/ui/lib/api.mjs";
 import { buildPushes, CPU_SERVICES, CPU_TYPE, PYSPY_SERVICE, sendPushes } from "../test/ui/lib/corpus.mjs";
-import { freePort, killAllSync, ROOT, startStack, stopAll, tail } from "./bench/server.mjs";
+import { freePort, killAllSync, ROOT, serviceArgs, startStack, stopAll, tail } from "./bench/server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TESTDATA = path.resolve(ROOT, process.env.TESTDATA_DIR || "../shared/testdata");
@@ -54,14 +54,9 @@ async function main() {
     const port = await freePort();
     const stack = await startStack({
       name: "local stack",
-      args: [
-        path.join(ROOT, "scripts", "start.mjs"),
-        "--port", String(port),
-        "--persist-to", path.join(tmpDir, "state"),
-        // Flush within seconds rather than 15 s: the services page and the profile type pickers
-        // read the catalog, which learns of a service at its first flush.
-        "--var", "FLUSH_MAX_AGE_MS:2000",
-      ],
+      // Flush within seconds rather than 15 s: the services page and the profile type pickers
+      // read the catalog, which learns of a service at its first flush.
+      args: serviceArgs(port, path.join(tmpDir, "state"), ["FLUSH_MAX_AGE_MS:2000"]),
       port,
       logFile: path.join(ARTIFACTS, "stack.log"),
       timeoutMs: READY_TIMEOUT_MS,

@@ -9,7 +9,7 @@ import path from "node:path";
 import { percentile, runLoad, sendEach } from "./load.mjs";
 import { environment, mb, num, progressPrinter, RESULTS_DIR, target } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
-import { benchError, freePort, ROOT, startStack, WRANGLER } from "./server.mjs";
+import { benchError, benchServiceVars, freePort, ROOT, serviceArgs, startStack, WRANGLER } from "./server.mjs";
 import { measureDecodeCeiling } from "./wire-walk.mjs";
 import { interleave, loadProfiles, PODS, requestAt, SERVICES } from "./workload.mjs";
 
@@ -41,14 +41,7 @@ export async function runIngest(opts) {
   const servicePort = await freePort();
   const service = await startStack({
     name: "service",
-    args: [
-      path.join(ROOT, "scripts", "start.mjs"),
-      "--port", String(servicePort),
-      "--persist-to", path.join(tmpDir, "service-state"),
-      "--var", "RETENTION_SECONDS:0",
-      // Extra service settings for experiments, e.g. BENCH_SERVICE_VARS="FLUSH_MAX_BYTES:0".
-      ...(process.env.BENCH_SERVICE_VARS ?? "").split(/\s+/).filter(Boolean).flatMap((v) => ["--var", v]),
-    ],
+    args: serviceArgs(servicePort, path.join(tmpDir, "service-state"), ["RETENTION_SECONDS:0", ...benchServiceVars()]),
     port: servicePort,
     logFile: path.join(logDir, "ingest-service.log"),
     timeoutMs: readyTimeoutMs,

@@ -17,7 +17,7 @@ import { Profile } from "pprof-format";
 import { percentile, runLoad } from "./load.mjs";
 import { environment, mb, RESULTS_DIR, target } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
-import { benchError, freePort, ROOT, startStack, tail } from "./server.mjs";
+import { benchError, benchServiceVars, freePort, ROOT, serviceArgs, startStack, tail } from "./server.mjs";
 
 export { printQueryReport } from "./query-report.mjs";
 
@@ -99,15 +99,8 @@ export async function runQuery(opts) {
   const port = await freePort();
   const service = await startStack({
     name: "service",
-    args: [
-      path.join(ROOT, "scripts", "start.mjs"),
-      "--port", String(port),
-      "--persist-to", path.join(tmpDir, "service-state"),
-      // The day starts 24 h ago: no profile may count as too old.
-      "--var", "RETENTION_SECONDS:0",
-      // Extra service settings for experiments, e.g. BENCH_SERVICE_VARS="MERGE_FANOUT:4".
-      ...(process.env.BENCH_SERVICE_VARS ?? "").split(/\s+/).filter(Boolean).flatMap((v) => ["--var", v]),
-    ],
+    // The day starts 24 h ago: no profile may count as too old.
+    args: serviceArgs(port, path.join(tmpDir, "service-state"), ["RETENTION_SECONDS:0", ...benchServiceVars()]),
     port,
     logFile: path.join(logDir, "query-service.log"),
     timeoutMs: readyTimeoutMs,
@@ -214,7 +207,7 @@ export async function runQuery(opts) {
       maxNodes: MAX_NODES,
       seriesStepSeconds: SERIES_STEP_S,
       range: { day, hour },
-      serviceVars: process.env.BENCH_SERVICE_VARS ?? "",
+      serviceVars: benchServiceVars().join(" "),
     },
     expectedTotals: { day: String(expected.day), hour: String(expected.hour) },
     ingest,

@@ -48,6 +48,20 @@ export function tail(file, lines = 25) {
 }
 
 /**
+ * The arguments that run the whole service with scripts/start.mjs (dashboard build, D1
+ * migrations, wrangler dev) on `port`, its local state in `stateDir`, with `--var NAME:VALUE`
+ * settings on top of start.mjs's local defaults.
+ */
+export function serviceArgs(port, stateDir, vars = []) {
+  return [path.join(ROOT, "scripts", "start.mjs"), "--port", String(port), "--persist-to", stateDir, ...vars.flatMap((v) => ["--var", v])];
+}
+
+/** BENCH_SERVICE_VARS: extra service settings for experiments, space-separated NAME:VALUE pairs. */
+export function benchServiceVars() {
+  return (process.env.BENCH_SERVICE_VARS ?? "").split(/\s+/).filter(Boolean);
+}
+
+/**
  * Spawns `node <args>` in ROOT as a new process group with output to `logFile`, then waits until
  * GET <readyPath> answers 200 (progress is printed while waiting; past `timeoutMs`, or when
  * `signal` aborts, the stack is stopped and this throws). Returns { name, pid, port, url, logFile, stop() }.

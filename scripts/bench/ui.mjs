@@ -21,7 +21,7 @@ import { Profile, StringTable } from "pprof-format";
 import { decodeFlamegraph, getJson, rpc } from "../../test/ui/lib/api.mjs";
 import { percentile } from "./load.mjs";
 import { environment, RESULTS_DIR } from "./report.mjs";
-import { benchError, freePort, ROOT, startStack, tail } from "./server.mjs";
+import { benchError, freePort, ROOT, serviceArgs, startStack, tail } from "./server.mjs";
 
 export { printUiReport } from "./ui-report.mjs";
 
@@ -59,7 +59,7 @@ export async function runUi(opts) {
   const service = await startStack({
     name: "service",
     // Flushed within seconds: the pages then read a block, as they would for data a minute old.
-    args: [path.join(ROOT, "scripts", "start.mjs"), "--port", String(port), "--persist-to", path.join(tmpDir, "state"), "--var", "FLUSH_MAX_AGE_MS:2000"],
+    args: serviceArgs(port, path.join(tmpDir, "state"), ["FLUSH_MAX_AGE_MS:2000"]),
     port,
     logFile: path.join(logDir, "ui-service.log"),
     timeoutMs: readyTimeoutMs,
