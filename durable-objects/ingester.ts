@@ -12,9 +12,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { BlockBuilder } from "../workers/block/builder";
-import { decodeBlock } from "../workers/block/decode";
 import { encodeBlock } from "../workers/block/encode";
 import { mergeInto } from "../workers/block/merge";
+import { builderOfPush } from "../workers/block/push-frame";
 import { commitFlush, isCommitted, registerIngester } from "../workers/catalog/write";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
@@ -23,7 +23,7 @@ import { blockObjectKey } from "../workers/flush/keys";
 import { flushed, flushFailed, type MetricsDelta } from "../workers/ops/metrics";
 import { accumulatorFor } from "../workers/query/evaluate";
 import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
-import { viewOfBytes } from "../workers/query/view";
+import { viewOfPush } from "../workers/query/view";
 import { concatBytes } from "../workers/util/bytes";
 
 export interface IngesterIdentity {
@@ -245,7 +245,7 @@ export class Ingester extends DurableObject<Env> {
     let parts: Uint8Array[] = [];
     const finish = () => {
       if (current === -1 || !meta) return;
-      const pushed = decodeBlock(concatBytes(parts), undefined, false);
+      const pushed = builderOfPush(concatBytes(parts));
       stats.addPush(pushed, meta);
       mergeInto(builder, pushed);
     };
@@ -308,7 +308,7 @@ export class Ingester extends DurableObject<Env> {
     const covered = frozen === null ? null : this.blockId(frozen);
     const held = pushes.reduce((n, b) => n + b.length, 0);
     for (const bytes of pushes) {
-      const view = viewOfBytes(bytes, acc.depth);
+      const view = viewOfPush(bytes, acc.depth);
       acc.add(view);
       acc.stats.pushes++;
       acc.stats.peakBytes = Math.max(acc.stats.peakBytes, held + view.memoryBytes + acc.memoryBytes());

@@ -18,6 +18,7 @@ import {
 import { type BlockMeta, encodeBlock, encodeDatasets } from "../workers/block/encode";
 import { DEFAULT_TAIL_BYTES, SectionKind, type Toc, TRAILER_SIZE, sectionOf } from "../workers/block/format";
 import { mergeInto } from "../workers/block/merge";
+import { builderOfPush, decodePushFrame, encodePushFrame } from "../workers/block/push-frame";
 import { writeTocAndTrailer } from "../workers/block/toc";
 import { ByteReader, ByteWriter } from "../workers/block/varint";
 import { plain, testdata, testdataList } from "./setup/testdata";
@@ -625,6 +626,43 @@ function feed(raw: Uint8Array, file: string): Fed {
   return { builder: b, types };
 }
 
+describe("push frames", () => {
+  for (const odd of [false, true]) {
+    it(`round-trip every column exactly${odd ? " (fractional and huge values)" : ""}, BOM-led string included`, () => {
+      const b = synthetic(3, odd);
+      const frame = encodePushFrame(b);
+      expectSameColumns(decodePushFrame(frame), columnsOf(b));
+      const rebuilt = builderOfPush(frame);
+      expectSameColumns(columnsOf(rebuilt), columnsOf(b));
+      expect(sortedTotals(stackTotals(rebuilt))).toEqual(sortedTotals(stackTotals(b)));
+      expect(rebuilt.strings).toContain("\uFEFFstarts with a byte order mark");
+    });
+  }
+
+  it("decode from an unaligned copy, and from blocks as ingesters buffered them before frames", () => {
+    const b = synthetic(4);
+    const frame = encodePushFrame(b);
+    const shifted = new Uint8Array(frame.length + 3).subarray(3);
+    shifted.set(frame);
+    expectSameColumns(decodePushFrame(shifted), columnsOf(b));
+    expectSameColumns(columnsOf(builderOfPush(encodeBlock(b, META, 0))), columnsOf(b));
+  });
+
+  it("throw when truncated anywhere or when a count lies", () => {
+    const frame = encodePushFrame(synthetic(5));
+    for (let cut = 0; cut < frame.length; cut += Math.max(1, Math.floor(frame.length / 97))) {
+      expect(() => builderOfPush(frame.subarray(0, cut)), `cut at ${cut}`).toThrow();
+    }
+    const lying = frame.slice();
+    new DataView(lying.buffer).setUint32(16 + 4 * 24, 1 << 30, true); // sampleNode's count
+    expect(() => decodePushFrame(lying)).toThrow(/runs past the end/);
+    const badRef = frame.slice();
+    const dv = new DataView(badRef.buffer);
+    dv.setUint16(4, 2, true);
+    expect(() => decodePushFrame(badRef)).toThrow(/version 2/);
+  });
+});
+
 describe("real profiles", () => {
   it("keep every column and per-type total through encode → decode", async () => {
     const files = await pprofFiles();
@@ -651,6 +689,9 @@ describe("real profiles", () => {
         expect(summary.get(t.id) ?? 0, `${file} ${t.id} (TOC)`).toBe(t.total);
       }
       checked.set(file, new Map(types.map((t) => [t.id, totals.get(t.id) ?? 0])));
+
+      // The ingester's buffered form keeps every column too.
+      expectSameColumns(columnsOf(builderOfPush(encodePushFrame(builder))), columnsOf(builder));
 
       // Merging a block's own contents again doubles the totals and adds no symbols.
       const twice = decodeBlock(bytes);

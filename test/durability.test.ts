@@ -157,9 +157,9 @@ describe("durability", () => {
       // Fill the next generation up to the limit (opaque bytes: this flush will never read them).
       const identity = { tenant: "anonymous", service: "backlog", shard: 0 };
       const meta = { receivedAtMs: Date.now(), bytes: 1, spyName: "", sdk: "" };
-      const half = new Uint8Array(Math.ceil(config.INGESTER_MAX_BUFFERED_BYTES / 2));
-      expect(await stub.push(identity, half, meta)).toBe(true);
-      expect(await stub.push(identity, half, meta)).toBe(true);
+      // In quarters: one RPC argument may not exceed 32 MiB.
+      const quarter = new Uint8Array(Math.ceil(config.INGESTER_MAX_BUFFERED_BYTES / 4));
+      for (let i = 0; i < 4; i++) expect(await stub.push(identity, quarter, meta)).toBe(true);
       const before = (await stub.buffered()).pushes;
       const res = await exports.default.fetch("http://localhost/ingest?name=backlog&format=pprof", {
         method: "POST",

@@ -102,8 +102,10 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   RETENTION_SECONDS: 30 * 24 * 3600,
   REJECT_NEWER_THAN_SECONDS: 600,
   FLUSH_MAX_AGE_MS: 15_000,
-  FLUSH_MAX_BYTES: 4 * 1024 * 1024,
-  INGESTER_MAX_BUFFERED_BYTES: 32 * 1024 * 1024,
+  // Buffered pushes are frames (the builder's columns as they are in memory), about twice the size
+  // of the block they become before deflate: 8 MiB of them is about 4 MiB of stored block.
+  FLUSH_MAX_BYTES: 8 * 1024 * 1024,
+  INGESTER_MAX_BUFFERED_BYTES: 64 * 1024 * 1024,
   INGEST_SHARDS: 1,
   INGEST_SHARDS_OVERRIDES: "",
   MAX_QUERY_LOOKBACK_SECONDS: 30 * 24 * 3600,

@@ -3,7 +3,7 @@
 // buffers its encoding, and a flush merges buffered builders into one block. Index 0 of every
 // table is a null entry so that 0 means "none", as in pprof.
 
-import { F64Column, I32Column, U64Column } from "./columns";
+import { type Column, F64Column, I32Column, type TypedArray, U64Column } from "./columns";
 import { finish, IdTable, mix } from "./id-table";
 import { checkColumns } from "./invariants";
 
@@ -54,6 +54,45 @@ export interface BuilderColumns {
   sampleSpan: Int32Array;
   sampleTrace: Int32Array;
 }
+
+export type ColumnName = Exclude<keyof BuilderColumns, "strings">;
+export type ColumnKind = "u64" | "i32" | "f64";
+
+/**
+ * Every numeric column of BuilderColumns: its element type, and whether its row 0 is the null
+ * entry that every builder starts with.
+ */
+export const COLUMN_LAYOUT: Record<ColumnName, readonly [kind: ColumnKind, hasNullRow: boolean]> = {
+  mappingStart: ["u64", true],
+  mappingLimit: ["u64", true],
+  mappingOffset: ["u64", true],
+  mappingFile: ["i32", true],
+  mappingBuildId: ["i32", true],
+  mappingFlags: ["i32", true],
+  fnName: ["i32", true],
+  fnSystemName: ["i32", true],
+  fnFile: ["i32", true],
+  fnStartLine: ["f64", true],
+  locMapping: ["i32", true],
+  locAddress: ["u64", true],
+  locLineStart: ["i32", true],
+  lineFn: ["i32", false],
+  lineNo: ["f64", false],
+  nodeParent: ["i32", true],
+  nodeLoc: ["i32", true],
+  seriesLabelStart: ["i32", true],
+  seriesLabels: ["i32", false],
+  seriesProfileType: ["i32", false],
+  profileSeries: ["i32", false],
+  profileTime: ["f64", false],
+  profileDuration: ["f64", false],
+  profileSampleStart: ["i32", true],
+  sampleNode: ["i32", false],
+  sampleValue: ["f64", false],
+  sampleSpan: ["i32", false],
+  sampleTrace: ["i32", false],
+};
+const COLUMN_ENTRIES = Object.entries(COLUMN_LAYOUT) as [ColumnName, (typeof COLUMN_LAYOUT)[ColumnName]][];
 
 /** The mapping columns, shared with the pprof decoder's tables that feed them. */
 export type MappingColumns = Pick<
@@ -324,34 +363,12 @@ export class BlockBuilder {
     checkColumns(c);
     const b = new BlockBuilder();
     for (let i = 1; i < c.strings.length; i++) b.strings.push(c.strings[i]);
-    b.mappingStart.append(c.mappingStart, 1);
-    b.mappingLimit.append(c.mappingLimit, 1);
-    b.mappingOffset.append(c.mappingOffset, 1);
-    b.mappingFile.append(c.mappingFile, 1);
-    b.mappingBuildId.append(c.mappingBuildId, 1);
-    b.mappingFlags.append(c.mappingFlags, 1);
-    b.fnName.append(c.fnName, 1);
-    b.fnSystemName.append(c.fnSystemName, 1);
-    b.fnFile.append(c.fnFile, 1);
-    b.fnStartLine.append(c.fnStartLine, 1);
-    b.locMapping.append(c.locMapping, 1);
-    b.locAddress.append(c.locAddress, 1);
-    b.locLineStart.append(c.locLineStart, 1);
-    b.lineFn.append(c.lineFn);
-    b.lineNo.append(c.lineNo);
-    b.nodeParent.append(c.nodeParent, 1);
-    b.nodeLoc.append(c.nodeLoc, 1);
-    b.seriesLabelStart.append(c.seriesLabelStart, 1);
-    b.seriesLabels.append(c.seriesLabels);
-    b.seriesProfileType.append(c.seriesProfileType);
-    b.profileSeries.append(c.profileSeries);
-    b.profileTime.append(c.profileTime);
-    b.profileDuration.append(c.profileDuration);
-    b.profileSampleStart.append(c.profileSampleStart, 1);
-    b.sampleNode.append(c.sampleNode);
-    b.sampleValue.append(c.sampleValue);
-    b.sampleSpan.append(c.sampleSpan);
-    b.sampleTrace.append(c.sampleTrace);
+    for (const [name, [, hasNullRow]] of COLUMN_ENTRIES) {
+      const column = b[name] as Column<TypedArray, unknown>;
+      // A read-only builder never writes to its columns, so it can use the given arrays as they are.
+      if (appendable) column.append(c[name], hasNullRow ? 1 : 0);
+      else column.adopt(c[name]);
+    }
     if (appendable) b.rebuildIndexes(c);
     else b.readOnly = true;
     return b;

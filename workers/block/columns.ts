@@ -1,9 +1,9 @@
 // Growable typed-array columns: hot paths append numbers without allocating per-row objects.
 
-type TypedArray = Int32Array | Float64Array | BigUint64Array;
+export type TypedArray = Int32Array | Float64Array | BigUint64Array;
 type TypedCtor<T extends TypedArray> = { new (n: number): T };
 
-abstract class Column<T extends TypedArray, V> {
+export abstract class Column<T extends TypedArray, V> {
   protected data: T;
   length = 0;
   constructor(
@@ -36,6 +36,11 @@ abstract class Column<T extends TypedArray, V> {
     if (this.length + n > this.data.length) this.grow(this.length + n);
     (this.data as unknown as { set(a: T, at: number): void }).set(values.subarray(start, end) as T, this.length);
     this.length += n;
+  }
+  /** Makes `values` the column's storage, without a copy: for columns that are only read. */
+  adopt(values: T): void {
+    this.data = values;
+    this.length = values.length;
   }
   truncate(n: number): void {
     this.length = n;

@@ -18,6 +18,8 @@ import {
   type StacksSection,
   type SymbolsSection,
 } from "../block/decode";
+import { checkColumns } from "../block/invariants";
+import { decodePushFrame, isPushFrame } from "../block/push-frame";
 import { DEFAULT_TAIL_BYTES, type DatasetEntry, REQUIRED_SECTIONS, SectionKind, type SectionEntry, sectionOf } from "../block/format";
 
 /** How much of a dataset a query reads: each level includes the ones before it. */
@@ -91,6 +93,28 @@ export function viewOfBytes(bytes: Uint8Array, depth: Depth): BlockView {
   if (!read.complete) throw new Error("block: truncated TOC");
   if (read.toc.datasets.length !== 1) throw new Error(`block: expected one dataset, found ${read.toc.datasets.length}`);
   return decodeView(read.toc.datasets[0], depth, (e) => bytes.subarray(e.offset, e.offset + e.length));
+}
+
+/** An ingester's buffered push (a frame, or a block as older ingesters buffered them) → its view. */
+export function viewOfPush(bytes: Uint8Array, depth: Depth): BlockView {
+  if (!isPushFrame(bytes)) return viewOfBytes(bytes, depth);
+  const c = decodePushFrame(bytes);
+  // Query code indexes columns without bounds checks; the block decoder's views get the same check.
+  checkColumns(c);
+  const deep = depth === "stacks";
+  let memoryBytes = 0;
+  for (const s of c.strings) memoryBytes += s.length + 16;
+  // The columns are views over `bytes`, which the caller holds already: only the strings are new.
+  return {
+    strings: c.strings,
+    series: c,
+    profiles: c,
+    samples: depth === "series" ? null : c,
+    symbols: deep ? c : null,
+    stacks: deep ? c : null,
+    bytesRead: bytes.length,
+    memoryBytes,
+  };
 }
 
 /** One flushed block in R2 → the view of `service`'s dataset; null if the object is gone. */

@@ -5,7 +5,7 @@
 // profiles stay stored, and a client's retry stores them again.
 
 import { BlockBuilder, type Labels, seriesKey } from "../block/builder";
-import { encodeBlock } from "../block/encode";
+import { encodePushFrame } from "../block/push-frame";
 import { type Config, shardsFor } from "../config";
 import type { Env } from "../env";
 import type { PushMeta } from "../flush/stats";
@@ -59,13 +59,9 @@ export class Dispatch {
     const profiles = targets.reduce((n, [, t]) => n + t.builder.profileCount, 0);
     await this.admit(meta.bytes, profiles, samples);
     const encoded = targets.map(([name, t]) => {
-      // Stored, not deflated: the ingester keeps it only until the next flush, and deflating
-      // here cost 4x the CPU of the whole encoding on the acknowledgement path.
-      const bytes = encodeBlock(
-        t.builder,
-        { tenant: this.tenant, service: t.service, shard: t.shard, blockId: "push", createdAtMs: meta.receivedAtMs },
-        0,
-      );
+      // A frame, not a block: the ingester keeps it only until the next flush, and encoding a
+      // block here cost 8% of the ingest path's CPU (and decoding it at the flush 6% more).
+      const bytes = encodePushFrame(t.builder);
       if (bytes.length > MAX_RPC_PAYLOAD_BYTES) {
         throw new IngestError(
           "too_large",
