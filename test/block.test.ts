@@ -3,7 +3,7 @@ import { deflateSync } from "fflate";
 import { Profile } from "pprof-format";
 import { describe, expect, it } from "vitest";
 import { BlockBuilder, type BuilderColumns, type Labels } from "../workers/block/builder";
-import { crc32 } from "../workers/util/crc32";
+import { crc32, CRC32_INIT, crc32Finish, crc32Update } from "../workers/util/crc32";
 import {
   decodeBlock,
   decodeProfiles,
@@ -270,6 +270,29 @@ describe("varints", () => {
     expect(() => new ByteReader(Uint8Array.of(0x80, 0x80), "t").uvarint()).toThrow(/truncated/);
     expect(() => new ByteReader(new Uint8Array(9).fill(0xff), "t").uvarint()).toThrow(/longer than 8/);
     expect(() => new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), "t").uvarint()).toThrow(/2\^53/);
+  });
+});
+
+describe("crc32", () => {
+  it("matches the trailers that real gzip writers put on the corpus, fed whole or in odd pieces", async () => {
+    // By magic, not by name: some corpus files named .gz are plain pprof.
+    const gz: string[] = [];
+    for (const f of await testdataList("pprof")) {
+      const head = f.endsWith(".json") ? undefined : await testdata(`pprof/${f}`).catch(() => undefined);
+      if (head?.[0] === 0x1f && head[1] === 0x8b) gz.push(f);
+    }
+    expect(gz.length).toBeGreaterThanOrEqual(6);
+    expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+    for (const file of gz) {
+      const onDisk = await testdata(`pprof/${file}`);
+      const n = onDisk.length;
+      const trailer = (onDisk[n - 8] | (onDisk[n - 7] << 8) | (onDisk[n - 6] << 16) | (onDisk[n - 5] << 24)) >>> 0;
+      const raw = plain(onDisk);
+      expect(crc32(raw), file).toBe(trailer);
+      let c = CRC32_INIT;
+      for (let at = 0; at < raw.length; at += 13) c = crc32Update(c, raw.subarray(at, at + 13));
+      expect(crc32Finish(c), file).toBe(trailer);
+    }
   });
 });
 
