@@ -3,10 +3,10 @@
 // A gzip bomb must be refused without being inflated: output is counted as it streams out of the
 // inflater and the work stops at the first chunk past the limit (spec API.md §2.2, §7.2).
 
-import { Gunzip } from "fflate";
+import { Gunzip, gunzipSync } from "fflate";
 import { MAX_INFLATE_RATIO } from "../block/format";
 import { concatBytes } from "../util/bytes";
-import { CRC32_INIT, crc32Finish, crc32Update } from "../util/crc32";
+import { crc32, CRC32_INIT, crc32Finish, crc32Update } from "../util/crc32";
 import { IngestError, invalid } from "./errors";
 
 const MAX_CHUNK = 64 * 1024;
@@ -110,14 +110,35 @@ const NATIVE_MIN_BYTES = 8 * 1024;
  * cleanly goes to the streaming path, which decides and words the refusal.
  */
 export async function gunzipAsync(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
-  if (bytes.length >= NATIVE_MIN_BYTES && typeof DecompressionStream === "function") {
-    const size = plausibleSize(bytes, maxBytes);
-    if (size !== undefined) {
-      const out = await inflateNative(bytes, size).catch(() => undefined);
-      if (out) return out;
-    }
+  const size = plausibleSize(bytes, maxBytes);
+  if (size !== undefined) {
+    const out =
+      bytes.length < NATIVE_MIN_BYTES || typeof DecompressionStream !== "function"
+        ? inflateSmall(bytes, size)
+        : await inflateNative(bytes, size).catch(() => undefined);
+    if (out) return out;
   }
   return gunzipBounded(bytes, maxBytes);
+}
+
+/**
+ * One-shot fflate inflate into a buffer of the size the trailer declares, for inputs too small to
+ * be worth a native stream (2x the streaming inflater on them). Output past the buffer is dropped
+ * rather than grown into, and the input is under NATIVE_MIN_BYTES, so a lying trailer costs at
+ * most NATIVE_MIN_BYTES × MAX_INFLATE_RATIO bytes of inflate work; the trailer's CRC then tells
+ * whether what was kept is the whole stream. Undefined for anything else.
+ */
+function inflateSmall(bytes: Uint8Array, size: number): Uint8Array | undefined {
+  if (bytes.length >= NATIVE_MIN_BYTES) return undefined;
+  let out: Uint8Array;
+  try {
+    out = gunzipSync(bytes, { out: new Uint8Array(size) });
+  } catch {
+    return undefined;
+  }
+  const n = bytes.length;
+  const crc = (bytes[n - 8] | (bytes[n - 7] << 8) | (bytes[n - 6] << 16) | (bytes[n - 5] << 24)) >>> 0;
+  return out.length === size && crc32(out) === crc ? out : undefined;
 }
 
 /** maybeGunzip with gunzipAsync. */
