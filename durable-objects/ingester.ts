@@ -56,6 +56,8 @@ export interface FlushResult {
 /** SQLite rows (and values) are limited to 2 MB: larger pushes are stored in parts. */
 const PART_BYTES = 1 << 20;
 const RETRY_MS = 5_000;
+/** A flush merges for this long before it lets waiting pushes and queries run. */
+const FLUSH_SLICE_MS = 10;
 const MAX_RETRY_MS = 300_000;
 
 export class Ingester extends DurableObject<Env> {
@@ -233,9 +235,9 @@ export class Ingester extends DurableObject<Env> {
   }
 
   /**
-   * Decodes and merges the pushes of a frozen generation. It yields to the event loop between
-   * pushes, so pushes arriving meanwhile (they go to the next generation) are acknowledged while a
-   * large flush is merged instead of waiting for all of it.
+   * Decodes and merges the pushes of a frozen generation. It yields to the event loop every
+   * FLUSH_SLICE_MS, so pushes arriving meanwhile (they go to the next generation) are acknowledged
+   * while a large flush is merged instead of waiting for all of it.
    */
   private async readGeneration(gen: number): Promise<{ builder: BlockBuilder; stats: FlushStats }> {
     const builder = new BlockBuilder();
@@ -252,10 +254,16 @@ export class Ingester extends DurableObject<Env> {
     const rows = this.sql
       .exec<{ push: number; meta: string; data: ArrayBuffer }>(`SELECT push, meta, data FROM ${table(gen)} ORDER BY push, part`)
       .toArray();
+    let sliceStart = Date.now();
     for (const row of rows) {
       if (row.push !== current) {
         finish();
-        if (current !== -1) await scheduler.wait(0);
+        // Yielding after every push let a busy ingester's acknowledgements starve its own flush
+        // (a few ms of merging per round of waiting requests) until its buffer limit refused pushes.
+        if (current !== -1 && Date.now() - sliceStart >= FLUSH_SLICE_MS) {
+          await scheduler.wait(0);
+          sliceStart = Date.now();
+        }
         current = row.push;
         meta = JSON.parse(row.meta) as PushMeta;
         parts = [];
@@ -289,30 +297,30 @@ export class Ingester extends DurableObject<Env> {
   async query(spec: QuerySpec, task: Task): Promise<PartialResult & { covered: string | null }> {
     const acc = accumulatorFor(task, spec);
     const { frozen, active } = this.state;
-    const pushes: Uint8Array[] = [];
-    // One synchronous read of both generations: a flush cannot drop a table half-way through it.
+    // One synchronous read of both generations, each push evaluated as it is read: a flush cannot
+    // drop a table half-way through it, and only one push is held at a time.
+    const add = (parts: Uint8Array[]) => {
+      const bytes = concatBytes(parts);
+      const view = viewOfPush(bytes, acc.depth);
+      acc.add(view);
+      acc.stats.pushes++;
+      acc.stats.peakBytes = Math.max(acc.stats.peakBytes, bytes.length + view.memoryBytes + acc.memoryBytes());
+    };
     for (const gen of frozen === null ? [active] : [frozen, active]) {
       let current = -1;
       let parts: Uint8Array[] = [];
       const rows = this.sql.exec<{ push: number; data: ArrayBuffer }>(`SELECT push, data FROM ${table(gen)} ORDER BY push, part`);
       for (const row of rows) {
         if (row.push !== current && parts.length > 0) {
-          pushes.push(concatBytes(parts));
+          add(parts);
           parts = [];
         }
         current = row.push;
         parts.push(new Uint8Array(row.data));
       }
-      if (parts.length > 0) pushes.push(concatBytes(parts));
+      if (parts.length > 0) add(parts);
     }
     const covered = frozen === null ? null : this.blockId(frozen);
-    const held = pushes.reduce((n, b) => n + b.length, 0);
-    for (const bytes of pushes) {
-      const view = viewOfPush(bytes, acc.depth);
-      acc.add(view);
-      acc.stats.pushes++;
-      acc.stats.peakBytes = Math.max(acc.stats.peakBytes, held + view.memoryBytes + acc.memoryBytes());
-    }
     acc.stats.invocations = 1;
     return { partial: acc.result(), stats: acc.stats, covered };
   }

@@ -102,9 +102,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   RETENTION_SECONDS: 30 * 24 * 3600,
   REJECT_NEWER_THAN_SECONDS: 600,
   FLUSH_MAX_AGE_MS: 15_000,
-  // Buffered pushes are frames (the builder's columns as they are in memory), about twice the size
-  // of the block they become before deflate: 8 MiB of them is about 4 MiB of stored block.
-  FLUSH_MAX_BYTES: 8 * 1024 * 1024,
+  // Buffered pushes are frames (the builder's columns as they are in memory), 2-4 times the size
+  // of the block they become before deflate: 16 MiB of them is 4-8 MiB of block.
+  FLUSH_MAX_BYTES: 16 * 1024 * 1024,
   INGESTER_MAX_BUFFERED_BYTES: 64 * 1024 * 1024,
   INGEST_SHARDS: 1,
   INGEST_SHARDS_OVERRIDES: "",
