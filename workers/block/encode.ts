@@ -34,8 +34,8 @@ export function encodeBlock(b: BlockBuilder, meta: BlockMeta, level: DeflateLeve
 
 /**
  * DEFLATE level 0 to 9. Level 0 stores sections uncompressed (still valid DEFLATE, read by the same
- * reader): right for short-lived data such as an ingester's buffered pushes, where compressing costs
- * more CPU on the acknowledgement path than the bytes it saves are worth.
+ * reader): right for short-lived data such as a query's partial results, where compressing costs
+ * more CPU than the bytes it saves are worth.
  */
 export type DeflateLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
