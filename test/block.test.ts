@@ -679,10 +679,13 @@ describe("push frames", () => {
     const lying = frame.slice();
     new DataView(lying.buffer).setUint32(16 + 4 * 24, 1 << 30, true); // sampleNode's count
     expect(() => decodePushFrame(lying)).toThrow(/runs past the end/);
-    const badRef = frame.slice();
-    const dv = new DataView(badRef.buffer);
+    const badHeader = frame.slice();
+    const dv = new DataView(badHeader.buffer);
     dv.setUint16(4, 2, true);
-    expect(() => decodePushFrame(badRef)).toThrow(/version 2/);
+    expect(() => decodePushFrame(badHeader)).toThrow(/version 2/);
+    dv.setUint16(4, 1, true);
+    dv.setUint16(6, 1, true);
+    expect(() => decodePushFrame(badHeader)).toThrow(/reserved/);
   });
 });
 

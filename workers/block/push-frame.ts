@@ -78,6 +78,7 @@ export function decodePushFrame(bytes: Uint8Array): BuilderColumns {
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   const version = dv.getUint16(4, true);
   if (version !== PUSH_VERSION) fail(`version ${version} is not ${PUSH_VERSION}`);
+  if (dv.getUint16(6, true) !== 0) fail("the reserved header field is not 0");
   const nStrings = dv.getUint32(8, true);
   const blobBytes = dv.getUint32(12, true);
 
