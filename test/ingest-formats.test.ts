@@ -6,7 +6,6 @@ import { describe, expect, it } from "vitest";
 import { BlockBuilder } from "../workers/block/builder";
 import { DEFAULTS } from "../workers/config";
 import type { AssembledProfile } from "../workers/ingest/assemble";
-import { IngestError } from "../workers/ingest/errors";
 import { decodeFolded, decodeLines } from "../workers/ingest/folded";
 import { legacyProfile, parseSampleRate, type LegacyMeta } from "../workers/ingest/legacy-labels";
 import { normalizePprof } from "../workers/ingest/pprof";
@@ -15,6 +14,7 @@ import { decodeTree } from "../workers/ingest/tree";
 import { decodeTrie } from "../workers/ingest/trie";
 import { collapsed } from "./setup/collapsed";
 import { testdata } from "./setup/testdata";
+import { refusal } from "./setup/refusal";
 
 const CONFIG = { ...DEFAULTS, RETENTION_SECONDS: 0 };
 const FROM_MS = Date.UTC(2024, 0, 1);
@@ -41,16 +41,6 @@ function stored(profiles: AssembledProfile[]): Stored[] {
     const shown = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith("__") || k === "__name__"));
     return { profileType: b.strings[b.seriesProfileType.get(series)], labels: shown, stacks: collapsed(b) };
   });
-}
-
-function refusal(fn: () => unknown): IngestError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(IngestError);
-    return err as IngestError;
-  }
-  throw new Error("expected a refusal, but the call succeeded");
 }
 
 const folded = (text: string, m = meta("app.alloc_objects")) => decodeFolded(enc.encode(text), m);

@@ -18,6 +18,7 @@ import { normalizePprof } from "../workers/ingest/pprof";
 import { collapsed } from "./setup/collapsed";
 import { collapsePprof } from "./setup/query";
 import { testdataList, testdataPlain } from "./setup/testdata";
+import { refusal } from "./setup/refusal";
 
 const CONFIG = { ...DEFAULTS, RETENTION_SECONDS: 0 };
 const INPUT: JfrInput = {
@@ -121,16 +122,6 @@ function varint(bytes: Uint8Array, at: number): [number, number] {
   }
 }
 
-function refusal(f: () => unknown): IngestError {
-  try {
-    f();
-  } catch (err) {
-    expect(err, String(err)).toBeInstanceOf(IngestError);
-    return err as IngestError;
-  }
-  throw new Error("the damaged recording was accepted");
-}
-
 describe("JFR decoder", () => {
   let all: Recording[];
   beforeAll(async () => {
@@ -231,7 +222,7 @@ describe("JFR decoder", () => {
       dump2 = all.find((r) => r.name === "dump2.jfr.gz")!.jfr;
     });
     const malformed = (bytes: Uint8Array) => {
-      const err = refusal(() => decodeJfr(bytes, undefined, INPUT));
+      const err = refusal(() => decodeJfr(bytes, undefined, INPUT), "the damaged recording was accepted");
       expect([err.kind, err.reason]).toEqual(["invalid", "malformed_profile"]);
       return err.message;
     };
@@ -304,7 +295,7 @@ describe("JFR decoder", () => {
     });
 
     it("refuses a labels snapshot that is not protobuf", () => {
-      const err = refusal(() => decodeJfr(dump2, new Uint8Array([0xff, 0xff, 0xff]), INPUT));
+      const err = refusal(() => decodeJfr(dump2, new Uint8Array([0xff, 0xff, 0xff]), INPUT), "the damaged recording was accepted");
       expect(err.reason).toBe("malformed_profile");
     });
   });

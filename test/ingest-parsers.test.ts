@@ -10,6 +10,7 @@ import { parseName } from "../workers/ingest/name";
 import { isValidUtf8 } from "../workers/ingest/utf8";
 import { concatBytes } from "../workers/util/bytes";
 import { testdata, testdataList, testdataText } from "./setup/testdata";
+import { refusal } from "./setup/refusal";
 
 const MiB = 1024 * 1024;
 const LIMIT = 4 * MiB;
@@ -39,17 +40,6 @@ async function loadCaptures(): Promise<Capture[]> {
     }
   }
   return out;
-}
-
-/** Runs `fn` and returns what it threw, asserting it was an IngestError. */
-function refusal(fn: () => unknown): IngestError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(IngestError);
-    return err as IngestError;
-  }
-  throw new Error("expected a refusal, but the call succeeded");
 }
 
 async function asyncRefusal(p: Promise<unknown>): Promise<IngestError> {

@@ -12,10 +12,10 @@ import {
 import { describe, expect, it } from "vitest";
 import { BlockBuilder, type Labels } from "../workers/block/builder";
 import { DEFAULTS, type Config } from "../workers/config";
-import { IngestError } from "../workers/ingest/errors";
 import { decodePprof, normalizePprof, type NormalizeStats, type SampleTypeConfig } from "../workers/ingest/pprof";
 import { bySampleType, collapsed } from "./setup/collapsed";
 import { testdataList, testdataPlain, testdataText } from "./setup/testdata";
+import { refusal } from "./setup/refusal";
 
 // The corpus holds profiles from 2021 onwards: accept any age unless a test says otherwise.
 const CONFIG: Config = { ...DEFAULTS, RETENTION_SECONDS: 0 };
@@ -89,16 +89,6 @@ function allSeriesLabels(b: BlockBuilder): Labels[] {
 /** Series labels a user set: without `__*`, service_name and pyroscope_spy. */
 function userLabels(labels: Labels): Record<string, string> {
   return Object.fromEntries(labels.filter(([n]) => !n.startsWith("__") && n !== "service_name" && n !== "pyroscope_spy"));
-}
-
-function refusal(run: () => unknown): IngestError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof IngestError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
 }
 
 interface Accepted {
