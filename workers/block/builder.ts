@@ -122,6 +122,9 @@ export function seriesKey(labels: Labels, profileType: string): string {
   return key;
 }
 
+/** fromColumns' token for a read-only builder: it adopts every column whole, null rows included. */
+const ADOPTING: unique symbol = Symbol("adopting");
+
 function readOnlyError(method: string): Error {
   return new Error(`BlockBuilder.${method}: this builder is read-only (decoded without indexes)`);
 }
@@ -191,7 +194,8 @@ export class BlockBuilder {
   private dedupSeen = new Int32Array(0);
   private dedupAt = new Int32Array(0);
 
-  constructor() {
+  constructor(adopting?: typeof ADOPTING) {
+    if (adopting === ADOPTING) return;
     this.mappingStart.push(0n);
     this.mappingLimit.push(0n);
     this.mappingOffset.push(0n);
@@ -361,7 +365,7 @@ export class BlockBuilder {
    */
   static fromColumns(c: BuilderColumns, appendable = true): BlockBuilder {
     checkColumns(c);
-    const b = new BlockBuilder();
+    const b = new BlockBuilder(appendable ? undefined : ADOPTING);
     for (let i = 1; i < c.strings.length; i++) b.strings.push(c.strings[i]);
     for (const [name, [, hasNullRow]] of COLUMN_ENTRIES) {
       const column = b[name] as Column<TypedArray, unknown>;

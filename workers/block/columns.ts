@@ -1,19 +1,31 @@
 // Growable typed-array columns: hot paths append numbers without allocating per-row objects.
+//
+// Storage is allocated at the first write, not at construction: a builder has about thirty
+// columns, many of them never written (a decoded builder adopts its arrays instead), and in
+// workerd each typed-array allocation is a native backing store of a few microseconds.
 
 export type TypedArray = Int32Array | Float64Array | BigUint64Array;
 type TypedCtor<T extends TypedArray> = { new (n: number): T };
+
+/** One empty array per element type, shared by every column not written yet (it has no room to write into). */
+const EMPTY = new Map<TypedCtor<TypedArray>, TypedArray>();
+function empty<T extends TypedArray>(ctor: TypedCtor<T>): T {
+  let e = EMPTY.get(ctor);
+  if (e === undefined) EMPTY.set(ctor, (e = new ctor(0)));
+  return e as T;
+}
 
 export abstract class Column<T extends TypedArray, V> {
   protected data: T;
   length = 0;
   constructor(
     private readonly ctor: TypedCtor<T>,
-    initial = 64,
+    private readonly initial: number,
   ) {
-    this.data = new ctor(initial);
+    this.data = empty(ctor);
   }
   protected grow(min: number): void {
-    let cap = this.data.length * 2;
+    let cap = Math.max(this.data.length * 2, this.initial);
     while (cap < min) cap *= 2;
     const next = new this.ctor(cap);
     (next as unknown as { set(a: T): void }).set(this.data);

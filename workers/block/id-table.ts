@@ -6,9 +6,13 @@
 //   for (let id = t.at(slot); id !== -1; id = t.at((slot = t.next(slot)))) if (same(id)) return id;
 //   t.put(slot, newId);
 
+/** A one-slot table holding "empty", shared by every index that has no id yet: probes end at once. */
+const NONE = new Int32Array(1).fill(-1);
+const INITIAL_SLOTS = 1024;
+
 export class IdTable {
-  private slots = new Int32Array(1024).fill(-1);
-  private mask = 1023;
+  private slots = NONE;
+  private mask = 0;
   private count = 0;
 
   /** `hashOf(id)` must give the hash the row was put with: growing re-places every id. */
@@ -26,6 +30,12 @@ export class IdTable {
   }
   /** Puts `id` into the empty `slot` that ended a probe. */
   put(slot: number, id: number): void {
+    if (this.slots === NONE) {
+      // The first id: the probe ran over the shared table, so place it by its hash in a real one.
+      this.slots = new Int32Array(INITIAL_SLOTS).fill(-1);
+      this.mask = INITIAL_SLOTS - 1;
+      slot = this.hashOf(id) & this.mask;
+    }
     this.slots[slot] = id;
     if (++this.count * 2 > this.slots.length) this.grow();
   }
