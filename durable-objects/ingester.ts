@@ -12,7 +12,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { BlockBuilder } from "../workers/block/builder";
-import { encodeBlock } from "../workers/block/encode";
+import { encodeBlockAsync, nativeDeflate } from "../workers/block/encode";
 import { mergeInto } from "../workers/block/merge";
 import { builderOfPush } from "../workers/block/push-frame";
 import { commitFlush, isCommitted, registerIngester } from "../workers/catalog/write";
@@ -232,7 +232,7 @@ export class Ingester extends DurableObject<Env> {
     }
     const { builder, stats } = await this.readGeneration(gen);
     if (builder.profileCount === 0) return null;
-    const bytes = encodeBlock(builder, { tenant, service, shard, blockId, createdAtMs: createdAt });
+    const bytes = await encodeBlockAsync(builder, { tenant, service, shard, blockId, createdAtMs: createdAt }, nativeDeflate);
     await this.env.BLOCKS.put(objectKey, bytes);
     const committed = await commitFlush(
       this.env.DB,

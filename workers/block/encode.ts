@@ -32,6 +32,28 @@ export function encodeBlock(b: BlockBuilder, meta: BlockMeta, level: DeflateLeve
   return encodeDatasets(rest, [{ service, builder: b }], level);
 }
 
+/** Compresses one section to raw DEFLATE (RFC 1951), as the block reader inflates it. */
+export type Deflate = (raw: Uint8Array) => Promise<Uint8Array>;
+
+/**
+ * encodeBlock with each section compressed by `deflate` and awaited: for flushes, where the
+ * runtime's native compressor is about twice as fast as fflate's and the awaits between sections
+ * let waiting requests run instead of stalling behind one long synchronous encode.
+ */
+export async function encodeBlockAsync(b: BlockBuilder, meta: BlockMeta, deflate: Deflate): Promise<Uint8Array> {
+  const { service, ...rest } = meta;
+  const writer = blockWriter(rest, [{ service, builder: b }]);
+  let step = writer.next();
+  while (!step.done) step = writer.next(await deflate(step.value));
+  return step.value;
+}
+
+/** `deflate` for encodeBlockAsync: the runtime's CompressionStream (zlib's default level, 6). */
+export async function nativeDeflate(raw: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([raw]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 /**
  * DEFLATE level 0 to 9. Level 0 stores sections uncompressed (still valid DEFLATE, read by the same
  * reader): right for short-lived data such as a query's partial results, where compressing costs
@@ -45,6 +67,17 @@ export function encodeDatasets(
   datasets: Dataset[],
   level: DeflateLevel = DEFLATE_LEVEL,
 ): Uint8Array {
+  const writer = blockWriter(meta, datasets);
+  let step = writer.next();
+  while (!step.done) step = writer.next(deflateSync(step.value, { level }));
+  return step.value;
+}
+
+/**
+ * Lays a block out: yields each section's raw bytes and takes back their DEFLATE form, so that
+ * the sync and async encoders share one layout. Returns the finished block.
+ */
+function* blockWriter(meta: Omit<BlockMeta, "service">, datasets: Dataset[]): Generator<Uint8Array, Uint8Array, Uint8Array> {
   const sorted = [...datasets].sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].service === sorted[i - 1].service) throw new Error(`encodeBlock: service ${JSON.stringify(sorted[i].service)} given twice`);
@@ -54,13 +87,12 @@ export function encodeDatasets(
   w.u16(VERSION);
   w.u16(0);
   const entries: DatasetEntry[] = [];
-  for (const { service, builder } of sorted) {
-    const b = builder;
+  for (const { service, builder: b } of sorted) {
     if (b.profileSampleStart.length !== b.profileCount + 1) throw new Error("encodeBlock: a profile is still open");
     const sections: SectionEntry[] = [];
     for (const kind of REQUIRED_SECTIONS) {
       const raw = SECTION_WRITERS[kind](b);
-      const packed = deflateSync(raw, { level });
+      const packed = yield raw;
       sections.push({ kind, offset: w.length, length: packed.length, rawLength: raw.length, crc32: crc32(packed) });
       w.bytes(packed);
     }
