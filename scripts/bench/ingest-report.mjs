@@ -59,6 +59,10 @@ export function printIngestReport(r) {
     `(${num(r.ratios.mbPerWorkerCpuSecond / d.mbPerSec, 3)} of (b), which uses one CPU)`);
   out.push(`(b) decode ceiling (fflate gunzipSync + @bufbuild/protobuf BinaryReader walk, ${d.runs.length} runs over ${d.runs[0]?.rawBytes ? num(mb(d.runs[0].rawBytes)) : "?"} MB): ` +
     `median ${num(d.mbPerSec)} MB/s (runs ${d.runs.map((x) => num(x.mbPerSec)).join(", ")})`);
+  if (r.ratios.throughputCeiling) {
+    out.push(`Ceiling of the throughput ratio: a service that did nothing but (b)'s work on (a)'s one thread would reach ${num(r.ratios.throughputCeiling, 3)} of (a) ` +
+      `(1 / (1 + (a) MB/s ÷ (b) MB/s)); the service also normalises, stores and flushes.`);
+  }
   out.push(`(b) Node memory: RSS ${mib(d.memory.baseRss)} → peak ${mib(d.memory.peakRss)} MiB, heap used ${mib(d.memory.baseHeapUsed)} → peak ${mib(d.memory.peakHeapUsed)} MiB (gc ${d.gcAvailable ? "on" : "unavailable"})`);
   for (const [label, x] of [["service", s], ["null worker", n]]) {
     if (x.rss.cpu.others > NOISE_WARN * x.rss.seconds * cpus()) {

@@ -131,6 +131,9 @@ export async function runIngest(opts) {
       processingMbPerSec: processingMbps,
       processingVsDecode: decodeRatio,
       mbPerWorkerCpuSecond: serviceRun.rss.cpu.workerdWorker > 0 ? mb(svc.rawBytes) / serviceRun.rss.cpu.workerdWorker : null,
+      // The best throughput ratio a service could reach whose only work beyond (a)'s were (b)'s,
+      // done on (a)'s thread: per request, (a)'s time plus its bytes at (b)'s rate.
+      throughputCeiling: decodeMbps > 0 ? 1 / (1 + ref.mbPerSec / decodeMbps) : null,
     },
     targets: {
       throughputRatio: target(">=", TARGETS.throughputRatio, throughputRatio),
