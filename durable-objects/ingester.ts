@@ -54,10 +54,12 @@ export interface FlushResult {
 }
 
 /** SQLite rows (and values) are limited to 2 MB: larger pushes are stored in parts. */
-const PART_BYTES = 1 << 20;
+export const PART_BYTES = 1 << 20;
 const RETRY_MS = 5_000;
 /** A flush merges for this long before it lets waiting pushes and queries run. */
 const FLUSH_SLICE_MS = 10;
+/** Buffered rows a flush reads per statement: at most this many PART_BYTES in memory at once. */
+export const FLUSH_READ_ROWS = 8;
 const MAX_RETRY_MS = 300_000;
 
 export class Ingester extends DurableObject<Env> {
@@ -259,24 +261,35 @@ export class Ingester extends DurableObject<Env> {
       stats.addPush(pushed, meta);
       mergeInto(builder, pushed);
     };
-    const rows = this.sql
-      .exec<{ push: number; meta: string; data: ArrayBuffer }>(`SELECT push, meta, data FROM ${table(gen)} ORDER BY push, part`)
-      .toArray();
     let sliceStart = Date.now();
-    for (const row of rows) {
-      if (row.push !== current) {
-        finish();
-        // Yielding after every push let a busy ingester's acknowledgements starve its own flush
-        // (a few ms of merging per round of waiting requests) until its buffer limit refused pushes.
-        if (current !== -1 && Date.now() - sliceStart >= FLUSH_SLICE_MS) {
-          await scheduler.wait(0);
-          sliceStart = Date.now();
+    // Rows are read FLUSH_READ_ROWS at a time, not all at once: a generation holds up to
+    // FLUSH_MAX_BYTES of frames, which need not sit in memory beside the block being built.
+    for (let last = { push: 0, part: -1 }; ; ) {
+      const rows = this.sql
+        .exec<{ push: number; part: number; meta: string; data: ArrayBuffer }>(
+          `SELECT push, part, meta, data FROM ${table(gen)} WHERE push > ? OR (push = ? AND part > ?) ORDER BY push, part LIMIT ${FLUSH_READ_ROWS}`,
+          last.push,
+          last.push,
+          last.part,
+        )
+        .toArray();
+      for (const row of rows) {
+        if (row.push !== current) {
+          finish();
+          // Yielding after every push let a busy ingester's acknowledgements starve its own flush
+          // (a few ms of merging per round of waiting requests) until its buffer limit refused pushes.
+          if (current !== -1 && Date.now() - sliceStart >= FLUSH_SLICE_MS) {
+            await scheduler.wait(0);
+            sliceStart = Date.now();
+          }
+          current = row.push;
+          meta = JSON.parse(row.meta) as PushMeta;
+          parts = [];
         }
-        current = row.push;
-        meta = JSON.parse(row.meta) as PushMeta;
-        parts = [];
+        parts.push(new Uint8Array(row.data));
       }
-      parts.push(new Uint8Array(row.data));
+      if (rows.length < FLUSH_READ_ROWS) break;
+      last = rows[rows.length - 1];
     }
     finish();
     return { builder, stats };

@@ -4,14 +4,18 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { FLUSH_READ_ROWS, PART_BYTES } from "../durable-objects/ingester";
+import { BlockBuilder } from "../workers/block/builder";
+import { encodePushFrame } from "../workers/block/push-frame";
 import { commitFlush } from "../workers/catalog/write";
+import { decodePprof, normalizePprof } from "../workers/ingest/pprof";
 import { FlushStats } from "../workers/flush/stats";
 import { loadConfig } from "../workers/config";
 import { blockObjectKey } from "../workers/flush/keys";
 import { ingesterName } from "../workers/route/shard";
 import { pprofFacts } from "./setup/manifest";
 import { storageSnapshot, storedSeries } from "./setup/storage";
-import { testdata } from "./setup/testdata";
+import { testdata, testdataPlain } from "./setup/testdata";
 
 /** cpu.pb.gz's per-type totals, from the MANIFEST. */
 async function cpuTotals(): Promise<number[]> {
@@ -104,6 +108,52 @@ describe("durability", () => {
     expect(await commitFlush(env.DB, block, stats)).toBe(false);
     const n = await env.DB.prepare("SELECT count(*) AS n FROM blocks WHERE id = 'test-once'").first<{ n: number }>();
     expect(n?.n).toBe(1);
+  });
+
+  it("flushes a generation read in batches, with a push stored in parts across a batch boundary", async () => {
+    const service = "batched";
+    const pprof = async (file: string, into: BlockBuilder, pod = "") => {
+      const nowMs = Date.now();
+      const nameLabels: [string, string][] = pod ? [["pod", pod]] : [];
+      normalizePprof(decodePprof(await testdataPlain(file)), { mode: "ingest", appName: service, nameLabels, spyName: "gospy", fromMs: nowMs, nowMs, config }, () => into);
+    };
+    const totalsByType = (b: BlockBuilder, times = 1) => {
+      const out = new Map<string, number>();
+      for (let p = 0; p < b.profileCount; p++) {
+        const type = b.strings[b.seriesProfileType.get(b.profileSeries.get(p))];
+        out.set(type, (out.get(type) ?? 0) + times * b.profileTotal(p));
+      }
+      return out;
+    };
+    // Seven one-row pushes, then one push of several rows (the first read of FLUSH_READ_ROWS ends
+    // inside it), then three more one-row pushes.
+    const big = new BlockBuilder();
+    for (const pod of ["a", "b", "c"]) {
+      for (const file of ["pprof/heap", "pprof/dotnet.labels.pprof", "pprof/heap.pb", "pprof/dotnet-pprof-211.pb.gz"]) await pprof(file, big, pod);
+    }
+    const frame = encodePushFrame(big);
+    expect(frame.length).toBeGreaterThan(PART_BYTES);
+    for (let i = 0; i < FLUSH_READ_ROWS - 1; i++) await ingestCpu(service);
+    const stub = stubFor(service);
+    expect(await stub.push({ tenant: "anonymous", service, shard: 0 }, frame, { receivedAtMs: Date.now(), bytes: frame.length, spyName: "gospy", sdk: "" })).toBe(true);
+    for (let i = 0; i < 3; i++) await ingestCpu(service);
+    const rows = await runInDurableObject(stub, (_i, st) => {
+      const active = JSON.parse(st.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'state'").one().v).active;
+      return st.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM buf_${active}`).one().n;
+    });
+    expect(rows).toBe(FLUSH_READ_ROWS - 1 + Math.ceil(frame.length / PART_BYTES) + 3);
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const cpu = new BlockBuilder();
+    await pprof("pprof/cpu.pb.gz", cpu);
+    const expected = totalsByType(big);
+    for (const [type, total] of totalsByType(cpu, FLUSH_READ_ROWS - 1 + 3)) expected.set(type, (expected.get(type) ?? 0) + total);
+    const stored = new Map<string, number>();
+    for (const s of await storedSeries(service)) {
+      stored.set(s.profileType, (stored.get(s.profileType) ?? 0) + s.total);
+    }
+    expect(stored).toEqual(expected);
+    expect((await stub.buffered()).pushes).toBe(0);
   });
 
   it("arms an alarm when a push arrives and flushes from it", async () => {

@@ -30,8 +30,11 @@ export interface StoredBlock {
   builder: BlockBuilder;
 }
 
-export async function storedBlocks(): Promise<StoredBlock[]> {
-  const rows = await env.DB.prepare("SELECT id, service, object_key FROM blocks ORDER BY id").all<{
+/** Every committed block, or those of one service. */
+export async function storedBlocks(service?: string): Promise<StoredBlock[]> {
+  const where = service === undefined ? "" : "WHERE service = ?";
+  const stmt = env.DB.prepare(`SELECT id, service, object_key FROM blocks ${where} ORDER BY id`);
+  const rows = await (service === undefined ? stmt : stmt.bind(service)).all<{
     id: string;
     service: string;
     object_key: string;
@@ -46,9 +49,9 @@ export async function storedBlocks(): Promise<StoredBlock[]> {
 }
 
 /** Every stored series with its total, merged over all blocks (keyed by profile type + labels). */
-export async function storedSeries(): Promise<StoredSeries[]> {
+export async function storedSeries(service?: string): Promise<StoredSeries[]> {
   const byKey = new Map<string, StoredSeries>();
-  for (const { builder: b } of await storedBlocks()) {
+  for (const { builder: b } of await storedBlocks(service)) {
     for (let p = 0; p < b.profileCount; p++) {
       const s = b.profileSeries.get(p);
       const labels: Labels = b.seriesLabelsOf(s);
