@@ -37,8 +37,8 @@ export type Deflate = (raw: Uint8Array) => Promise<Uint8Array>;
 
 /**
  * encodeBlock with each section compressed by `deflate` and awaited: for flushes, where the
- * runtime's native compressor is about twice as fast as fflate's and the awaits between sections
- * let waiting requests run instead of stalling behind one long synchronous encode.
+ * runtime's native compressor is about 1.75× as fast as fflate's in workerd, and the awaits between
+ * sections let waiting requests run instead of stalling behind one long synchronous encode.
  */
 export async function encodeBlockAsync(b: BlockBuilder, meta: BlockMeta, deflate: Deflate): Promise<Uint8Array> {
   const { service, ...rest } = meta;
