@@ -21,6 +21,7 @@ import { mergeInto } from "../workers/block/merge";
 import { builderOfPush, decodePushFrame, encodePushFrame } from "../workers/block/push-frame";
 import { writeTocAndTrailer } from "../workers/block/toc";
 import { ByteReader, ByteWriter } from "../workers/block/varint";
+import { typeTotals } from "./setup/storage";
 import { plain, testdata, testdataList } from "./setup/testdata";
 
 const META: BlockMeta = { tenant: "tenant-ü", service: "app", shard: 3, blockId: "01J0000000000000000000000", createdAtMs: 1_700_000_123_456 };
@@ -215,15 +216,6 @@ function addTotals(into: Map<string, Map<string, number>>, from: Map<string, Map
 
 function sortedTotals(t: Map<string, Map<string, number>>): [string, [string, number][]][] {
   return [...t.entries()].map(([s, m]) => [s, [...m.entries()].sort(([a], [c]) => (a < c ? -1 : 1))] as [string, [string, number][]]).sort(([a], [c]) => (a < c ? -1 : 1));
-}
-
-function typeTotals(b: BlockBuilder): Map<string, number> {
-  const out = new Map<string, number>();
-  for (let p = 0; p < b.profileCount; p++) {
-    const type = b.strings[b.seriesProfileType.get(b.profileSeries.get(p))];
-    out.set(type, (out.get(type) ?? 0) + b.profileTotal(p));
-  }
-  return out;
 }
 
 function tocOf(bytes: Uint8Array): { toc: Toc; tocOffset: number } {

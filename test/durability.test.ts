@@ -14,7 +14,7 @@ import { loadConfig } from "../workers/config";
 import { blockObjectKey } from "../workers/flush/keys";
 import { ingesterName } from "../workers/route/shard";
 import { pprofFacts } from "./setup/manifest";
-import { storageSnapshot, storedSeries } from "./setup/storage";
+import { storageSnapshot, storedSeries, typeTotals } from "./setup/storage";
 import { testdata, testdataPlain } from "./setup/testdata";
 
 /** cpu.pb.gz's per-type totals, from the MANIFEST. */
@@ -117,14 +117,6 @@ describe("durability", () => {
       const nameLabels: [string, string][] = pod ? [["pod", pod]] : [];
       normalizePprof(decodePprof(await testdataPlain(file)), { mode: "ingest", appName: service, nameLabels, spyName: "gospy", fromMs: nowMs, nowMs, config }, () => into);
     };
-    const totalsByType = (b: BlockBuilder, times = 1) => {
-      const out = new Map<string, number>();
-      for (let p = 0; p < b.profileCount; p++) {
-        const type = b.strings[b.seriesProfileType.get(b.profileSeries.get(p))];
-        out.set(type, (out.get(type) ?? 0) + times * b.profileTotal(p));
-      }
-      return out;
-    };
     // Seven one-row pushes, then one push of several rows (the first read of FLUSH_READ_ROWS ends
     // inside it), then three more one-row pushes.
     const big = new BlockBuilder();
@@ -146,8 +138,8 @@ describe("durability", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const cpu = new BlockBuilder();
     await pprof("pprof/cpu.pb.gz", cpu);
-    const expected = totalsByType(big);
-    for (const [type, total] of totalsByType(cpu, FLUSH_READ_ROWS - 1 + 3)) expected.set(type, (expected.get(type) ?? 0) + total);
+    const expected = typeTotals(big);
+    for (const [type, total] of typeTotals(cpu)) expected.set(type, (expected.get(type) ?? 0) + (FLUSH_READ_ROWS - 1 + 3) * total);
     const stored = new Map<string, number>();
     for (const s of await storedSeries(service)) {
       stored.set(s.profileType, (stored.get(s.profileType) ?? 0) + s.total);

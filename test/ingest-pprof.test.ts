@@ -16,6 +16,7 @@ import { decodePprof, normalizePprof, type NormalizeStats, type SampleTypeConfig
 import { bySampleType, collapsed } from "./setup/collapsed";
 import { testdataList, testdataPlain, testdataText } from "./setup/testdata";
 import { refusal } from "./setup/refusal";
+import { typeTotals } from "./setup/storage";
 
 // The corpus holds profiles from 2021 onwards: accept any age unless a test says otherwise.
 const CONFIG: Config = { ...DEFAULTS, RETENTION_SECONDS: 0 };
@@ -72,14 +73,9 @@ function push(bytes: Uint8Array, seriesLabels: Labels, o: { config?: Partial<Con
   return { builder, stats, sinkCalls };
 }
 
-/** Σ values per profile type id over every stored profile. */
+/** Σ values per profile type id over every stored profile, as a plain object. */
 function totalsByType(b: BlockBuilder): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let p = 0; p < b.profileCount; p++) {
-    const type = b.strings[b.seriesProfileType.get(b.profileSeries.get(p))];
-    out[type] = (out[type] ?? 0) + b.profileTotal(p);
-  }
-  return out;
+  return Object.fromEntries(typeTotals(b));
 }
 
 function allSeriesLabels(b: BlockBuilder): Labels[] {

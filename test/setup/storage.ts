@@ -48,6 +48,16 @@ export async function storedBlocks(service?: string): Promise<StoredBlock[]> {
   return out;
 }
 
+/** Σ values per profile type id over every profile of a builder. */
+export function typeTotals(b: BlockBuilder): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let p = 0; p < b.profileCount; p++) {
+    const type = b.strings[b.seriesProfileType.get(b.profileSeries.get(p))];
+    out.set(type, (out.get(type) ?? 0) + b.profileTotal(p));
+  }
+  return out;
+}
+
 /** Every stored series with its total, merged over all blocks (keyed by profile type + labels). */
 export async function storedSeries(service?: string): Promise<StoredSeries[]> {
   const byKey = new Map<string, StoredSeries>();
