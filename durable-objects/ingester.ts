@@ -16,6 +16,7 @@ import { encodeBlockAsync, nativeDeflate } from "../workers/block/encode";
 import { mergeInto } from "../workers/block/merge";
 import { builderOfPush } from "../workers/block/push-frame";
 import { commitFlush, isCommitted, registerIngester } from "../workers/catalog/write";
+import { dueAt } from "../workers/compact/plan";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
@@ -24,6 +25,7 @@ import { flushed, flushFailed, type MetricsDelta } from "../workers/ops/metrics"
 import { accumulatorFor } from "../workers/query/evaluate";
 import type { PartialResult, QuerySpec, Task } from "../workers/query/spec";
 import { viewOfPush } from "../workers/query/view";
+import { ingesterName } from "../workers/route/shard";
 import { concatBytes } from "../workers/util/bytes";
 
 export interface IngesterIdentity {
@@ -49,6 +51,9 @@ export interface FlushResult {
   profiles: number;
   samples: number;
   sizeBytes: number;
+  /** The block's earliest profile (unix ms); 0 when this attempt did not write it. */
+  minTime: number;
+  createdAt: number;
   /** False when a previous attempt had already committed this block. */
   committed: boolean;
 }
@@ -74,6 +79,8 @@ export class Ingester extends DurableObject<Env> {
   private flushing: Promise<FlushResult | null> | null = null;
   /** Consecutive failed flushes, for the retry back-off. */
   private failures = 0;
+  /** When the compactor was last told to run (see wakeCompactor). */
+  private compactorDueMs: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -194,11 +201,14 @@ export class Ingester extends DurableObject<Env> {
   async flush(): Promise<FlushResult | null> {
     if (this.flushing) return this.flushing;
     this.flushing = this.flushOnce();
+    let result: FlushResult | null;
     try {
-      return await this.flushing;
+      result = await this.flushing;
     } finally {
       this.flushing = null;
     }
+    if (result?.committed) await this.wakeCompactor(result);
+    return result;
   }
 
   private async flushOnce(): Promise<FlushResult | null> {
@@ -230,7 +240,7 @@ export class Ingester extends DurableObject<Env> {
     const objectKey = blockObjectKey(tenant, service, shard, blockId);
     // A crash after the commit must not upload the object again (a compaction may own it by then).
     if (await isCommitted(this.env.DB, blockId, objectKey)) {
-      return { blockId, objectKey, profiles: 0, samples: 0, sizeBytes: 0, committed: false };
+      return { blockId, objectKey, profiles: 0, samples: 0, sizeBytes: 0, minTime: 0, createdAt, committed: false };
     }
     const { builder, stats } = await this.readGeneration(gen);
     if (builder.profileCount === 0) return null;
@@ -241,7 +251,7 @@ export class Ingester extends DurableObject<Env> {
       { id: blockId, tenant, service, shard, objectKey, sizeBytes: bytes.length, createdAt },
       stats,
     );
-    return { blockId, objectKey, profiles: stats.profiles, samples: stats.samples, sizeBytes: bytes.length, committed };
+    return { blockId, objectKey, profiles: stats.profiles, samples: stats.samples, sizeBytes: bytes.length, minTime: stats.minTime, createdAt, committed };
   }
 
   /**
@@ -293,6 +303,25 @@ export class Ingester extends DurableObject<Env> {
     }
     finish();
     return { builder, stats };
+  }
+
+  /**
+   * Tells this shard's compactor when the new block becomes due. Once its alarm has run, the
+   * compactor re-arms itself from the catalog, so later flushes need not tell it again until then:
+   * about one call per window, not one per flush.
+   */
+  private async wakeCompactor(result: FlushResult): Promise<void> {
+    const id = this.state.identity;
+    if (!id || this.config.COMPACTION_WINDOW_MS <= 0) return;
+    const now = Date.now();
+    if (this.compactorDueMs !== null && this.compactorDueMs > now) return;
+    const due = dueAt(result, this.config);
+    try {
+      await this.env.COMPACTOR.getByName(ingesterName(id.tenant, id.service, id.shard)).schedule(id, due);
+      this.compactorDueMs = due;
+    } catch (err) {
+      console.warn(`ingester ${this.describe()}: could not schedule compaction:`, err);
+    }
   }
 
   /** Adds to the tenant's metrics; a metrics failure must not count as a flush failure. */

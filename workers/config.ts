@@ -36,6 +36,28 @@ export interface Config {
    * later) instead of growing without bound. 0 = never refuse.
    */
   INGESTER_MAX_BUFFERED_BYTES: number;
+  /**
+   * Compaction merges the level-0 blocks of one shard whose earliest profile falls in the same
+   * window of this length into one level-1 block (README "Compaction"). 0 turns compaction off.
+   */
+  COMPACTION_WINDOW_MS: number;
+  /**
+   * A window is compacted once it ended this long ago, and a block once it was flushed this long
+   * ago: late flushes of the window join the same compaction, and no query still sees a block's
+   * data in its ingester when the block is merged away.
+   */
+  COMPACTION_DELAY_MS: number;
+  /**
+   * Compressed bytes of blocks merged at once: the compactor holds their union decoded. A decoded
+   * block takes about 7× its compressed size, a merge of one service's flushes far less (they
+   * share symbols and stacks: 2.3× for 64 flushes of the bench's profiles), so 4 MiB stays well
+   * inside an isolate's 128 MB even for blocks that share nothing.
+   */
+  COMPACTION_MAX_INPUT_BYTES: number;
+  /** Blocks merged at once (each is one R2 read, a subrequest). */
+  COMPACTION_MAX_BLOCKS: number;
+  /** Merged-away objects stay in R2 this long, so that queries planned before the merge can finish. */
+  COMPACTION_DELETE_GRACE_MS: number;
   /** Default number of ingester shards per service; see README "Placement". */
   INGEST_SHARDS: number;
   /** Per-service shard counts, `svc-a=8,svc-b=4`; overrides INGEST_SHARDS for those services. */
@@ -106,6 +128,11 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   // of the block they become before deflate: 16 MiB of them is 4-8 MiB of block.
   FLUSH_MAX_BYTES: 16 * 1024 * 1024,
   INGESTER_MAX_BUFFERED_BYTES: 64 * 1024 * 1024,
+  COMPACTION_WINDOW_MS: 3_600_000,
+  COMPACTION_DELAY_MS: 600_000,
+  COMPACTION_MAX_INPUT_BYTES: 4 * 1024 * 1024,
+  COMPACTION_MAX_BLOCKS: 256,
+  COMPACTION_DELETE_GRACE_MS: 900_000,
   INGEST_SHARDS: 1,
   INGEST_SHARDS_OVERRIDES: "",
   MAX_QUERY_LOOKBACK_SECONDS: 30 * 24 * 3600,

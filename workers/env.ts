@@ -3,6 +3,7 @@ export interface Env {
   INGESTER: DurableObjectNamespace<import("../durable-objects/ingester").Ingester>;
   MERGER: DurableObjectNamespace<import("../durable-objects/merger").Merger>;
   TENANT: DurableObjectNamespace<import("../durable-objects/tenant").Tenant>;
+  COMPACTOR: DurableObjectNamespace<import("../durable-objects/compactor").Compactor>;
   BLOCKS: R2Bucket;
   DB: D1Database;
   ASSETS?: Fetcher;

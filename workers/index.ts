@@ -22,6 +22,7 @@ import { metricsBuffer, queried } from "./ops/metrics";
 import { collectMetrics, PROMETHEUS_CONTENT_TYPE } from "./ops/prometheus";
 import { configFor } from "./ops/tenant-config";
 
+export { Compactor } from "../durable-objects/compactor";
 export { Ingester } from "../durable-objects/ingester";
 export { Merger } from "../durable-objects/merger";
 export { Tenant } from "../durable-objects/tenant";

@@ -50,6 +50,25 @@ export const blockTypes = sqliteTable(
   ],
 );
 
+/**
+ * Blocks that compaction merged into a larger one (`into`). Their catalog rows are gone, so
+ * queries never read them twice; this row remains so that an ingester retrying a flush it had
+ * already committed still finds it committed and does not write its data a second time.
+ */
+export const compactedBlocks = sqliteTable(
+  "compacted_blocks",
+  {
+    id: text("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    service: text("service").notNull(),
+    shard: integer("shard").notNull(),
+    objectKey: text("object_key").notNull(),
+    into: text("into_id").notNull(),
+    compactedAt: integer("compacted_at").notNull(),
+  },
+  (t) => [index("compacted_blocks_by_shard").on(t.tenant, t.service, t.shard, t.compactedAt)],
+);
+
 /** Every series ever stored: answers Series, LabelNames and LabelValues without R2. */
 export const series = sqliteTable(
   "series",

@@ -5,7 +5,7 @@ import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { FlushStats } from "../flush/stats";
-import { blocks, blockTypes, ingesters, labelStats, series, services } from "./schema";
+import { blocks, blockTypes, compactedBlocks, ingesters, labelStats, series, services } from "./schema";
 
 export const D1_MAX_PARAMS = 100;
 
@@ -32,26 +32,22 @@ const union = (column: string, incoming: string) =>
     `(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${column}) UNION SELECT value FROM json_each(${incoming}) ORDER BY value))`,
   );
 
-async function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<BatchItem<"sqlite">[]> {
+/** The block row and its per-type rows: everything a planner reads about one block. */
+export function blockStatements(d1: D1Database, block: BlockRecord, stats: FlushStats, level: number): BatchItem<"sqlite">[] {
   const db = drizzle(d1);
-  const seriesRows = await Promise.all(
-    [...stats.series.entries()].map(async ([key, row]) => ({ row, fingerprint: await fingerprint(key) })),
-  );
   const { tenant, service } = block;
   const types = [...stats.types.values()];
   const stmts: BatchItem<"sqlite">[] = [
-    db
-      .insert(blocks)
-      .values({
-        ...block,
-        minTime: stats.minTime,
-        maxTime: stats.maxTime,
-        profileTypes: JSON.stringify(types.map((t) => t.profileType).sort()),
-        level: 0,
-        series: stats.series.size,
-        profiles: stats.profiles,
-        samples: stats.samples,
-      }),
+    db.insert(blocks).values({
+      ...block,
+      minTime: stats.minTime,
+      maxTime: stats.maxTime,
+      profileTypes: JSON.stringify(types.map((t) => t.profileType).sort()),
+      level,
+      series: stats.series.size,
+      profiles: stats.profiles,
+      samples: stats.samples,
+    }),
   ];
   for (const rows of chunk(types, columnCount(blockTypes))) {
     stmts.push(
@@ -61,6 +57,16 @@ async function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flus
         .onConflictDoNothing(),
     );
   }
+  return stmts;
+}
+
+async function catalogStatements(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<BatchItem<"sqlite">[]> {
+  const db = drizzle(d1);
+  const seriesRows = await Promise.all(
+    [...stats.series.entries()].map(async ([key, row]) => ({ row, fingerprint: await fingerprint(key) })),
+  );
+  const { tenant, service } = block;
+  const stmts = blockStatements(d1, block, stats, 0);
   for (const rows of chunk(seriesRows, columnCount(series))) {
     stmts.push(
       db
@@ -132,11 +138,15 @@ async function catalogStatements(d1: D1Database, block: BlockRecord, stats: Flus
 }
 
 /**
- * Whether block `id` is committed. A committed row for another object means two ingesters chose
- * the same id, which must stop the flush rather than drop its data.
+ * Whether block `id` is committed, including into a compacted block since. A committed row for
+ * another object means two ingesters chose the same id, which must stop the flush rather than
+ * drop its data.
  */
 export async function isCommitted(d1: D1Database, id: string, objectKey: string): Promise<boolean> {
-  const row = await drizzle(d1).select({ objectKey: blocks.objectKey }).from(blocks).where(eq(blocks.id, id)).get();
+  const db = drizzle(d1);
+  const row =
+    (await db.select({ objectKey: blocks.objectKey }).from(blocks).where(eq(blocks.id, id)).get()) ??
+    (await db.select({ objectKey: compactedBlocks.objectKey }).from(compactedBlocks).where(eq(compactedBlocks.id, id)).get());
   if (row && row.objectKey !== objectKey) {
     throw new Error(`block id ${id} is already committed for ${row.objectKey}, not ${objectKey}`);
   }
@@ -148,7 +158,11 @@ export async function isCommitted(d1: D1Database, id: string, objectKey: string)
  * committed first the whole batch rolls back (no statistic counted twice) and this returns false.
  */
 export async function commitFlush(d1: D1Database, block: BlockRecord, stats: FlushStats): Promise<boolean> {
-  const stmts = await catalogStatements(d1, block, stats);
+  return commitBatch(d1, block, await catalogStatements(d1, block, stats));
+}
+
+/** Runs a batch whose first statement inserts `block`'s row; false when that row already existed. */
+export async function commitBatch(d1: D1Database, block: BlockRecord, stmts: BatchItem<"sqlite">[]): Promise<boolean> {
   try {
     await drizzle(d1).batch(stmts as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
     return true;
@@ -161,7 +175,7 @@ export async function commitFlush(d1: D1Database, block: BlockRecord, stats: Flu
 }
 
 /** Bound parameters one row of `table` takes in a multi-row insert. */
-function columnCount(table: Parameters<typeof getTableColumns>[0]): number {
+export function columnCount(table: Parameters<typeof getTableColumns>[0]): number {
   return Object.keys(getTableColumns(table)).length;
 }
 
