@@ -69,9 +69,16 @@ export class Compactor extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS doomed (object_key TEXT PRIMARY KEY, due INTEGER NOT NULL)");
   }
 
-  /** Called by the ingester after a flush: run once blocks become due at `dueMs`. */
+  /**
+   * Called by the ingester after a flush: run once blocks become due at `dueMs`. The first call
+   * runs at once instead, for blocks flushed before this compactor existed (compaction turned on
+   * over stored data); from then on each run arms the next from the catalog.
+   */
   async schedule(shard: ShardRef, dueMs: number): Promise<void> {
-    if (!this.get<ShardRef>("shard")) this.put("shard", shard);
+    if (!this.get<ShardRef>("shard")) {
+      this.put("shard", shard);
+      dueMs = Date.now();
+    }
     await this.armAlarm(dueMs);
   }
 

@@ -60,6 +60,17 @@ export function printQueryReport(r) {
         "clients such as Grafana cannot read them. The bench decoded them; fix the service's response compression.",
     );
   }
+  const c = r.compaction;
+  if (c) {
+    out.push("");
+    out.push(`Compaction (the same day in small flushes, ${c.vars.join(" ")}; 24-h flame graph over the blocks before and after the compactor):`);
+    out.push(textTable([
+      ["", "blocks", "block MB", "first call", "repeated: median (min)", "invocations"],
+      ["before (level 0 only)", String(c.before.blocks), num(mb(c.before.blockBytes)), ms(c.before.flame.first.ms), repeated(c.before.flame), String(c.before.flame.first.stats?.invocations ?? "n/a")],
+      [`after (settled in ${num(c.after.seconds)} s${c.after.settled ? "" : ", still changing"})`, String(c.after.blocks), num(mb(c.after.blockBytes)), ms(c.after.flame.first.ms), repeated(c.after.flame), String(c.after.flame.first.stats?.invocations ?? "n/a")],
+      ["after / before", times(c.after.blocks / c.before.blocks), times(c.after.blockBytes / c.before.blockBytes), times(c.after.flame.first.ms / c.before.flame.first.ms), times(c.after.flame.median / c.before.flame.median), ""],
+    ]));
+  }
   out.push("");
   out.push("Targets:");
   for (const [label, s, l] of [["first call", t.speedupFirst, t.latencyFirst], ["repeated (median)", t.speedupRepeated, t.latencyRepeated]]) {
@@ -77,6 +88,12 @@ export function printQueryReport(r) {
     ["1-h flame graph: first / median", `${ms(q.flame1h.first.ms)} / ${ms(q.flame1h.median)}`, ms(b.hourMs), times(x.flame1hRepeated), "", ""],
     ["peak memory per invocation (24-h flame graph)", q.flame24h.first.stats ? `${mib(q.flame24h.first.stats.peakBytes)} MiB × ${q.flame24h.first.stats.invocations}` : "n/a", "", "", "", ""],
     ["peak workerd RSS during queries / Node RSS (baseline)", `${mib(r.rss.peakRss)} MiB`, `${mib(b.memory.peakRss)} MiB`, "", "", ""],
+    ...(c
+      ? [
+          [`same day in ${c.before.blocks} small flushes, 24-h flame graph: first / median`, `${ms(c.before.flame.first.ms)} / ${ms(c.before.flame.median)}`, ms(b.ms), times(b.ms / c.before.flame.first.ms), "", ""],
+          [`… after compaction to ${c.after.blocks} blocks: first / median`, `${ms(c.after.flame.first.ms)} / ${ms(c.after.flame.median)}`, ms(b.ms), times(b.ms / c.after.flame.first.ms), "", ""],
+        ]
+      : []),
   ]));
   console.log(out.join("\n"));
 }

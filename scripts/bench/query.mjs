@@ -9,6 +9,7 @@
 // Baseline: gunzip + pprof-format decode + a merge of every sample's stack into one tree of the
 // same 8,640 request bodies, in this Node process: what answering the query costs without the
 // service's storage layout.
+// Then the same day in small flushes, before and after compaction (compaction.mjs).
 
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -16,6 +17,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
 import { percentile, runLoad } from "./load.mjs";
 import { environment, mb, RESULTS_DIR, target } from "./report.mjs";
+import { measureCompaction } from "./compaction.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, benchServiceVars, freePort, ROOT, serviceArgs, startStack, tail } from "./server.mjs";
 
@@ -189,6 +191,22 @@ export async function runQuery(opts) {
       `${baseline.nodes} tree nodes`,
   );
 
+  const compaction = await measureCompaction({
+    requestAt,
+    profiles: PROFILES,
+    concurrency,
+    readyTimeoutMs,
+    tmpDir,
+    logDir,
+    service: SERVICE,
+    flame: flamegraph("24-h flame graph", day, expected.day),
+    analyze: `${PROFILE_TYPE}${selector}`,
+    day,
+    repeats,
+    h: { rpc, measureQuery, waitForFlush, sleep },
+    signal,
+  });
+
   const f24 = queries.flame24h;
   return {
     section: "query",
@@ -214,6 +232,7 @@ export async function runQuery(opts) {
     flush,
     profileTypes: typeIds,
     queries,
+    compaction,
     rss,
     baseline: { ...baseline, total: String(baseline.total), totalHour: String(baseline.totalHour) },
     ratios: {
