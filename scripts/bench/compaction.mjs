@@ -17,10 +17,10 @@ const SMALL_FLUSH_VARS = ["RETENTION_SECONDS:0", "FLUSH_MAX_AGE_MS:100"];
 const COMPACTION_MAX_WAIT_MS = 180_000;
 
 /**
- * `h` holds the query section's helpers: rpc, measureQuery, waitForFlush, sleep. `flame` is the
+ * `h` holds the query section's helpers: checkIngest, flushedScope, measureQuery, waitForFlush, sleep. `flame` is the
  * 24-h flame graph query (with its expected total), `analyze` the AnalyzeQuery selector.
  */
-export async function measureCompaction({ requestAt, profiles, concurrency, readyTimeoutMs, tmpDir, logDir, service, flame, analyze, day, repeats, h, signal }) {
+export async function measureCompaction({ requestAt, profiles, maxSeconds, concurrency, readyTimeoutMs, tmpDir, logDir, service, flame, analyze, day, repeats, h, signal }) {
   const stateDir = path.join(tmpDir, "compaction-state");
   const start = async (name, vars) => {
     const port = await freePort();
@@ -38,11 +38,7 @@ export async function measureCompaction({ requestAt, profiles, concurrency, read
   let stack = await start("compaction-before", [...SMALL_FLUSH_VARS, "COMPACTION_WINDOW_MS:0"]);
   let before;
   try {
-    const load = await runLoad({ baseUrl: stack.url, requestAt, concurrency, maxRequests: profiles, maxSeconds: 600, signal });
-    const failed = load.results.filter((r) => r.status !== 200).length;
-    if (load.results.length < profiles || failed > 0) {
-      throw benchError(`compaction phase: ${load.results.length - failed} of ${profiles} profiles stored; see ${stack.logFile}`);
-    }
+    h.checkIngest(await runLoad({ baseUrl: stack.url, requestAt, concurrency, maxRequests: profiles, maxSeconds, signal }), stack);
     const flush = await h.waitForFlush(stack, analyze, day, 100, signal);
     before = { blocks: flush.blocks, blockBytes: flush.blockBytes, flame: await h.measureQuery(stack, flame, repeats, signal) };
   } finally {
@@ -76,8 +72,7 @@ async function settle(stack, analyze, day, initial, h, signal) {
   console.log(`  waiting for the compactor (${initial} blocks before)...`);
   while (Date.now() - started < COMPACTION_MAX_WAIT_MS) {
     await h.sleep(2000, signal);
-    const a = await h.rpc(stack, "AnalyzeQuery", { start: String(day.start), end: String(day.end), query: analyze }, signal);
-    scope = a.json.queryScopes?.find((s) => !/ingester/i.test(s.componentType ?? "")) ?? {};
+    scope = await h.flushedScope(stack, analyze, day, signal);
     const blocks = Number(scope.blockCount ?? 0);
     steady = blocks < initial && blocks === previous ? steady + 1 : 0;
     console.log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${blocks} blocks`);

@@ -194,6 +194,7 @@ export async function runQuery(opts) {
   const compaction = await measureCompaction({
     requestAt,
     profiles: PROFILES,
+    maxSeconds: INGEST_MAX_SECONDS,
     concurrency,
     readyTimeoutMs,
     tmpDir,
@@ -203,7 +204,7 @@ export async function runQuery(opts) {
     analyze: `${PROFILE_TYPE}${selector}`,
     day,
     repeats,
-    h: { rpc, measureQuery, waitForFlush, sleep },
+    h: { checkIngest, flushedScope, measureQuery, waitForFlush, sleep },
     signal,
   });
 
@@ -366,9 +367,7 @@ async function waitForFlush(service, query, range, flushAgeMs, signal) {
   let stable = false;
   let scope;
   for (;;) {
-    const a = await rpc(service, "AnalyzeQuery", { start: String(range.start), end: String(range.end), query }, signal);
-    // Connect JSON leaves zero counts out; the flushed side is the scope that is not the ingesters.
-    scope = a.json.queryScopes?.find((s) => !/ingester/i.test(s.componentType ?? "")) ?? {};
+    scope = await flushedScope(service, query, range, signal);
     const blocks = Number(scope.blockCount ?? 0);
     const waited = Date.now() - started;
     stable = previous !== null && blocks === previous && waited >= minWait;
@@ -387,6 +386,13 @@ async function waitForFlush(service, query, range, flushAgeMs, signal) {
     profiles: Number(scope.profileCount ?? 0),
     samples: Number(scope.sampleCount ?? 0),
   };
+}
+
+/** AnalyzeQuery's figures for the flushed blocks a query over `range` would read. */
+async function flushedScope(service, query, range, signal) {
+  const a = await rpc(service, "AnalyzeQuery", { start: String(range.start), end: String(range.end), query }, signal);
+  // Connect JSON leaves zero counts out; the flushed side is the scope that is not the ingesters.
+  return a.json.queryScopes?.find((s) => !/ingester/i.test(s.componentType ?? "")) ?? {};
 }
 
 /**

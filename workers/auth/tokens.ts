@@ -1,6 +1,8 @@
 // API tokens: random secrets shown once, stored only as SHA-256 hashes. The prefix makes a
 // leaked token recognisable (secret scanners, logs) without revealing anything.
 
+import { toHex } from "../util/hex";
+
 const PREFIX = "epyr_";
 const SECRET_BYTES = 32;
 
@@ -20,19 +22,13 @@ export async function newToken(): Promise<{ token: string; hash: string; id: str
 
 export async function hashToken(token: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return hex(new Uint8Array(digest));
+  return toHex(new Uint8Array(digest));
 }
 
 /** Constant-time equality of two secrets (compared as their SHA-256 digests, so lengths leak nothing). */
 export async function sameSecret(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(s))));
   return crypto.subtle.timingSafeEqual(x, y);
-}
-
-function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
 }
 
 function base64url(bytes: Uint8Array): string {

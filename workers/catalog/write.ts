@@ -5,6 +5,7 @@ import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { FlushStats } from "../flush/stats";
+import { toHex } from "../util/hex";
 import { blocks, blockTypes, compactedBlocks, ingesters, labelStats, series, services } from "./schema";
 
 export const D1_MAX_PARAMS = 100;
@@ -182,9 +183,7 @@ export function columnCount(table: Parameters<typeof getTableColumns>[0]): numbe
 /** A stable 64-bit fingerprint of a series: the first 16 hex digits of SHA-256 over its key. */
 async function fingerprint(key: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-  let hex = "";
-  for (let i = 0; i < 8; i++) hex += digest[i].toString(16).padStart(2, "0");
-  return hex;
+  return toHex(digest.subarray(0, 8));
 }
 
 /** Records an ingester once, before its first push is acknowledged (idempotent). */

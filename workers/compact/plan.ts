@@ -6,7 +6,7 @@
 // and shard instead of one per flush. Blocks are grouped in order of their earliest profile, cut
 // where the group would exceed the byte or block budget; a group of one block is left as it is.
 
-import { toHex } from "../ingest/string-table";
+import { toHex } from "../util/hex";
 
 export interface CompactionCandidate {
   id: string;

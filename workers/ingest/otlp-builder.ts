@@ -12,7 +12,8 @@ import type { Location, ProfilesDictionary, Sample } from "../gen/opentelemetry/
 import { invalid, type IngestError } from "./errors";
 import { attributeString, SERVICE_NAME_ATTRIBUTE } from "./otlp-labels";
 import type { PprofProfile, ValueTypeRef } from "./pprof-decode";
-import { toHex, utf8Length } from "./string-table";
+import { toHex } from "../util/hex";
+import { utf8Length } from "./string-table";
 
 /** A refusal of the whole request: `reason` in Pyroscope's words (§4.12). */
 export function conversionError(reason: string): IngestError {

@@ -12,7 +12,7 @@
 import { room } from "./pprof-grow";
 import { IdIndex } from "./pprof-ids";
 import { PprofReader, WireType } from "./pprof-wire";
-import { toHex } from "./string-table";
+import { toHex } from "../util/hex";
 import { isValidUtf8 } from "./utf8";
 import type { MappingColumns } from "../block/builder";
 

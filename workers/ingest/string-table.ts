@@ -47,11 +47,5 @@ export function utf8Tail(s: string, maxBytes: number): string {
   return s.slice(i);
 }
 
-export function toHex(b: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < b.length; i++) out += b[i].toString(16).padStart(2, "0");
-  return out;
-}
-
 const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
 const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
