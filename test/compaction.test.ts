@@ -60,10 +60,14 @@ async function answers(service: string, start: number, end: number): Promise<unk
   for (const { t } of types.results) {
     const sel = { profileTypeID: t, labelSelector: `{service_name="${service}"}`, start, end };
     const flame = await rpcJson("SelectMergeStacktraces", { ...sel, maxNodes: 16384 });
-    const series = await rpcJson("SelectSeries", { ...sel, step: 60, groupBy: ["src"] });
+    const series = await rpcJson("SelectSeries", { ...sel, step: 60, groupBy: ["src"], exemplarType: "EXEMPLAR_TYPE_INDIVIDUAL" });
     expect(flame.status).toBe(200);
     expect(series.status).toBe(200);
-    out.push(t, flame.json, series.json);
+    // Exemplar ids derive from series and time, so compaction must keep them and what they select.
+    const ids = (series.json.series ?? []).flatMap((g: any) => g.points.map((p: any) => p.exemplars[0].profileId));
+    const drilled = await rpcJson("SelectMergeStacktraces", { ...sel, profileIdSelector: ids });
+    expect(drilled.json.flamegraph.total).toBe(flame.json.flamegraph.total);
+    out.push(t, flame.json, series.json, drilled.json);
   }
   expect(out.length).toBeGreaterThan(0);
   return out;

@@ -4,7 +4,6 @@
 // (one profile per distinct sample-label set, `profile_id` set aside), never from the service.
 
 import { env, exports } from "cloudflare:workers";
-import { Profile } from "pprof-format";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   HeatmapQueryType,
@@ -13,26 +12,17 @@ import {
 } from "../workers/gen/querier/v1/querier_pb";
 import { ExemplarType } from "../workers/gen/types/v1/types_pb";
 import { rpcJson, rpcProto, rpcProtoResponse } from "./setup/query";
+import { type Point, pointsOf, upload } from "./setup/points";
 import { flushAll } from "./setup/storage";
-import { plain, testdata } from "./setup/testdata";
 
 const SERVICE = "heatmap";
 const SELECTOR = `{service_name="${SERVICE}"}`;
 const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
-/** Index of cpu/nanoseconds in the Go CPU profiles used here. */
-const CPU_INDEX = 1;
 /** cpu.pb.gz has no sample labels (one profile per upload); cpu-exemplars.pb.gz splits into three. */
 const FILES = ["pprof/cpu.pb.gz", "pprof/cpu-exemplars.pb.gz"];
 const BUCKETS = 20;
 const STEP_MS = 10_000;
 const GAP_MS = 4_000;
-
-/** One stored profile: an upload's samples of one label set. */
-interface Point {
-  timeMs: number;
-  total: number;
-  labels: Record<string, string>;
-}
 
 interface Query {
   start: number;
@@ -45,30 +35,6 @@ interface Query {
 interface Slots {
   labels: [string, string][];
   slots: { timestamp: number; yMin: number[]; counts: number[] }[];
-}
-
-/** A corpus profile re-timed to `timeMs` with every value multiplied by `scale` (varied totals). */
-async function upload(file: string, timeMs: number, scale: number): Promise<Uint8Array> {
-  const p = Profile.decode(plain(await testdata(file)));
-  p.timeNanos = BigInt(timeMs) * 1_000_000n;
-  for (const s of p.sample) s.value = s.value.map((v) => (typeof v === "bigint" ? v * BigInt(scale) : v * scale));
-  return p.encode();
-}
-
-/** The profiles an upload becomes: its samples grouped by their string labels but `profile_id`. */
-function pointsOf(bytes: Uint8Array, timeMs: number, pod: string): Point[] {
-  const p = Profile.decode(bytes);
-  const str = (i: number | bigint) => String(p.stringTable.strings[Number(i)]);
-  const byLabels = new Map<string, Point>();
-  for (const s of p.sample) {
-    const labels: Record<string, string> = { pod };
-    for (const l of s.label) if (Number(l.str) !== 0 && str(l.key) !== "profile_id") labels[str(l.key)] = str(l.str);
-    const key = JSON.stringify(Object.entries(labels).sort());
-    const point = byLabels.get(key) ?? { timeMs, total: 0, labels };
-    point.total += Number(s.value[CPU_INDEX]);
-    byLabels.set(key, point);
-  }
-  return [...byLabels.values()];
 }
 
 /**

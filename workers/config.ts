@@ -77,6 +77,8 @@ export interface Config {
   MAX_FLAMEGRAPH_NODES_DEFAULT: number;
   /** Largest `max_nodes` a request may ask for. */
   MAX_FLAMEGRAPH_NODES_MAX: number;
+  /** Functions a DOT call graph keeps when a request leaves `max_nodes` unset (spec §3.5, §5.1). */
+  DOT_NODES_DEFAULT: number;
   /**
    * Merger Durable Objects a query spreads its blocks over (by a hash of the block id): the
    * parallelism of one query and the number of sub-invocations it costs at most.
@@ -139,6 +141,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   MAX_QUERY_LENGTH_SECONDS: 31 * 24 * 3600,
   MAX_FLAMEGRAPH_NODES_DEFAULT: 8192,
   MAX_FLAMEGRAPH_NODES_MAX: 1048576,
+  DOT_NODES_DEFAULT: 100,
   MERGE_FANOUT: 16,
   QUERY_CACHE_BYTES: 32 * 1024 * 1024,
   AUTH_MODE: "required",

@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
-import { functionTable } from "./lib/api.mjs";
-import { apiGraphOf, byTestId, canvasImage, hashState, openExplore, rectOf, topRows, valueOf, waitForGraph, waitInPage } from "./lib/dashboard.mjs";
+import { decodeFlamegraph, functionTable, rpc } from "./lib/api.mjs";
+import { apiGraphOf, byTestId, canvasImage, hashState, openExplore, rectOf, selectionOf, topRows, valueOf, waitForGraph, waitInPage } from "./lib/dashboard.mjs";
 import { browserSession, screenshot } from "./lib/session.mjs";
 
 const session = browserSession();
@@ -155,6 +155,35 @@ session.test("the pprof download holds the profile shown", async (page) => {
   assert.ok(index >= 0, `the downloaded pprof has no ${sampleType}/${sampleUnit} sample type`);
   const total = profile.sample.reduce((sum, s) => sum + Number(s.value[index]), 0);
   assert.equal(total, graph.total, "the downloaded pprof's total vs the flame graph's");
+});
+
+session.test("a click on the time series narrows the flame graph to that point's largest profile, × widens it again", async (page) => {
+  // The chart's own request, replayed: its exemplars are the profiles a click can pick.
+  const seriesRequests = [];
+  page.on("request", (r) => r.url().endsWith("/SelectSeries") && seriesRequests.push(JSON.parse(r.postData())));
+  const all = await openExplore(page, ctx, SERVICE);
+  const selection = selectionOf(hashState(page).params);
+  const request = seriesRequests.at(-1);
+  assert.equal(request?.exemplarType, "EXEMPLAR_TYPE_INDIVIDUAL", "the chart asks for exemplars");
+  const series = await rpc(ctx.baseUrl, "SelectSeries", request);
+  const exemplars = new Map(series.series.flatMap((s) => s.points.map((p) => [p.exemplars[0].profileId, Number(p.exemplars[0].value)])));
+  assert.ok(exemplars.size > 1, `${SERVICE} should have profiles at several times, the API's series has ${exemplars.size} exemplars`);
+
+  const chart = page.locator(`${byTestId("timeseries")} .u-over`);
+  const box = await chart.boundingBox();
+  await chart.click({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
+  const id = await waitInPage(page, "the URL to name a profile after a click on the chart", () => new URLSearchParams(location.hash.split("?")[1]).get("profile"));
+  assert.equal(await page.getAttribute(byTestId("picked-profile"), "data-profile-id"), id, "the chip names the profile in the URL");
+
+  const one = decodeFlamegraph((await rpc(ctx.baseUrl, "SelectMergeStacktraces", { ...selection, profileIdSelector: [id] })).flamegraph);
+  assert.ok(one.total > 0 && one.total < all.total, `the picked profile totals ${one.total}, the selection ${all.total}`);
+  await waitForGraph(page, "flamegraph", { total: one.total });
+  assert.equal(one.total, exemplars.get(id), "the picked profile's total vs its exemplar's value in the chart's series");
+  await screenshot(page, ctx, "explore-one-profile");
+
+  await page.click(byTestId("picked-profile-clear"));
+  await waitForGraph(page, "flamegraph", { total: all.total });
+  assert.equal(hashState(page).params.get("profile"), null, "× takes the profile out of the URL");
 });
 
 session.test("a reload restores the view from the URL", async (page) => {

@@ -17,9 +17,11 @@ import * as api from "../query/api";
 import { toFlameGraph, toFlameGraphDiff, toTreeBytes, type FlameGraphData } from "../query/flamegraph";
 import { resolveMaxNodes } from "../query/limits";
 import { toPprof } from "../query/pprof-out";
-import type { ReadStats } from "../query/spec";
+import type { Exemplar, ReadStats } from "../query/spec";
 import type { FrameTree } from "../query/tree";
 import { focusCallSite } from "../query/focus";
+import { parseProfileTypeId } from "../query/selector";
+import { toDot } from "../render/dot";
 import { requestContext } from "./connect";
 
 function queryContext(ctx: HandlerContext): api.QueryContext {
@@ -70,13 +72,17 @@ function bucketedQuery(req: BucketedRequest): api.BucketedQuery {
     step: req.step,
     groupBy: req.groupBy,
     limit: req.limit ? Number(req.limit) : 0,
+    exemplars: req.exemplarType === ExemplarType.INDIVIDUAL,
   };
 }
 
-function unsupportedProfileIds(ids: readonly string[]): void {
-  if (ids.length > 0) {
-    throw new ConnectError("profile_id_selector is not supported: this server stores no profile ids (it returns no exemplars)", Code.Unimplemented);
-  }
+function exemplarMessage(e: Exemplar) {
+  return {
+    timestamp: BigInt(e.timeMs),
+    profileId: e.profileId,
+    value: BigInt(Math.round(e.value)),
+    labels: e.labels.map(([name, value]) => ({ name, value })),
+  };
 }
 
 interface MergeRequest {
@@ -86,6 +92,7 @@ interface MergeRequest {
   end: bigint;
   spanSelector?: string[];
   traceIdSelector?: string[];
+  profileIdSelector?: string[];
   stackTraceSelector?: StackTraceSelector;
 }
 
@@ -97,6 +104,7 @@ function selectionOf(r: MergeRequest): api.Selection {
     end: Number(r.end),
     spans: r.spanSelector,
     traces: r.traceIdSelector,
+    profileIds: r.profileIdSelector,
   };
 }
 
@@ -134,12 +142,14 @@ async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: numb
 }
 
 async function selectMergeStacktraces(q: api.QueryContext, r: SelectMergeStacktracesRequest, ctx: HandlerContext) {
-  unsupportedProfileIds(r.profileIdSelector);
   if (r.format === ProfileFormat.PPROF) {
     return { pprof: { profile: await mergeProfile(q, r, r.maxNodes ? Number(r.maxNodes) : 0) } };
   }
   if (r.format === ProfileFormat.DOT) {
-    throw new ConnectError("PROFILE_FORMAT_DOT is not supported; ask for PROFILE_FORMAT_PPROF and render it with `go tool pprof -dot`", Code.Unimplemented);
+    const maxNodes = resolveMaxNodes(r.maxNodes, q.config, q.config.DOT_NODES_DEFAULT);
+    const tree = await mergedTree(q, r, ctx);
+    const type = parseProfileTypeId(r.profileTypeID);
+    return { dot: toDot(tree, { maxNodes, unit: type.sampleUnit, title: type.id }) ?? undefined };
   }
   const maxNodes = resolveMaxNodes(r.maxNodes, q.config);
   const tree = await mergedTree(q, r, ctx);
@@ -189,7 +199,6 @@ export function registerQuerier(router: ConnectRouter): void {
     },
 
     async selectMergeProfile(req, ctx) {
-      unsupportedProfileIds(req.profileIdSelector);
       // Not defaulted nor capped here (spec §3.7): unset or 0 means the whole profile.
       const maxNodes = req.maxNodes ? Number(req.maxNodes) : 0;
       if (maxNodes < 0) throw new ConnectError("max_nodes must not be negative", Code.InvalidArgument);
@@ -205,7 +214,11 @@ export function registerQuerier(router: ConnectRouter): void {
       return {
         series: series.map((s) => ({
           labels: s.labels.map(([name, value]) => ({ name, value })),
-          points: s.points.map((p) => ({ value: p.value, timestamp: BigInt(p.timestamp) })),
+          points: s.points.map((p) => ({
+            value: p.value,
+            timestamp: BigInt(p.timestamp),
+            exemplars: p.exemplar ? [exemplarMessage(p.exemplar)] : [],
+          })),
         })),
       };
     },
@@ -215,14 +228,17 @@ export function registerQuerier(router: ConnectRouter): void {
       if (req.queryType === HeatmapQueryType.SPAN) {
         throw new ConnectError("heatmap query type HEATMAP_QUERY_TYPE_SPAN is not supported; use HEATMAP_QUERY_TYPE_INDIVIDUAL", Code.Unimplemented);
       }
-      // EXEMPLAR_TYPE_INDIVIDUAL gets slots without exemplars: an exemplar names a profile id,
-      // and this server stores none (as for SelectSeries).
       const { yMin, series, stats } = await api.selectHeatmap(queryContext(ctx), bucketedQuery(req));
       reportStats(ctx, stats);
       return {
         series: series.map((s) => ({
           labels: s.labels.map(([name, value]) => ({ name, value })),
-          slots: s.slots.map((slot) => ({ timestamp: BigInt(slot.timestamp), yMin, counts: slot.counts })),
+          slots: s.slots.map((slot) => ({
+            timestamp: BigInt(slot.timestamp),
+            yMin,
+            counts: slot.counts,
+            exemplars: (slot.exemplars ?? []).map(exemplarMessage),
+          })),
         })),
       };
     },

@@ -9,7 +9,8 @@ import { parseTimeMs } from "../ingest/attime";
 import * as api from "../query/api";
 import { toFlameGraph, toFlameGraphDiff } from "../query/flamegraph";
 import { resolveMaxNodes } from "../query/limits";
-import { parseQuery, SelectorError } from "../query/selector";
+import { parseProfileTypeId, parseQuery, SelectorError } from "../query/selector";
+import { toDot } from "../render/dot";
 import { buildTimeline, calcPointIntervalSec, flamebearerMetadata, type FlamebearerProfile, type Timeline } from "../render/legacy";
 import { errorResponse } from "./errors";
 
@@ -41,6 +42,7 @@ export async function handleLegacy(
   try {
     switch (route) {
       case "render":
+        if (params.get("format") === "dot") return new Response(await renderDot(ctx, params), { headers: { "Content-Type": "text/plain; charset=utf-8" } });
         return Response.json(await render(ctx, params));
       case "render-diff":
         return Response.json(await renderDiff(ctx, params));
@@ -78,14 +80,22 @@ function timeRange(params: URLSearchParams, fromKey: string, untilKey: string, n
   return { start: from ? parseTimeMs(from, nowMs) : nowMs - HOUR_MS, end: parseTimeMs(params.get(untilKey), nowMs) };
 }
 
-function maxNodesParam(params: URLSearchParams, config: Config): number {
+function maxNodesParam(params: URLSearchParams, config: Config, unset = config.MAX_FLAMEGRAPH_NODES_DEFAULT): number {
   const raw = params.get("maxNodes") ?? params.get("max-nodes");
   const n = raw === null ? 0 : Number.parseInt(raw, 10);
-  return resolveMaxNodes(Number.isFinite(n) && n > 0 ? n : 0, config);
+  return resolveMaxNodes(Number.isFinite(n) && n > 0 ? n : 0, config, unset);
+}
+
+/** `format=dot`: the call graph as Graphviz text; an empty body when nothing matched (spec §5.1). */
+async function renderDot(ctx: api.QueryContext, params: URLSearchParams): Promise<string> {
+  const { profileTypeId, labelSelector } = splitQuery(params.get("query"), "query");
+  const maxNodes = maxNodesParam(params, ctx.config, ctx.config.DOT_NODES_DEFAULT);
+  const { tree } = await api.mergeTree(ctx, { profileTypeId, labelSelector, ...timeRange(params, "from", "until", ctx.nowMs) });
+  const type = parseProfileTypeId(profileTypeId);
+  return toDot(tree, { maxNodes, unit: type.sampleUnit, title: type.id }) ?? "";
 }
 
 async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<FlamebearerProfile> {
-  if (params.get("format") === "dot") throw new ConnectError("format=dot is not supported; use format=json", Code.Unimplemented);
   const { profileTypeId, labelSelector } = splitQuery(params.get("query"), "query");
   const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
   const maxNodes = maxNodesParam(params, ctx.config);
@@ -94,7 +104,7 @@ async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<F
   const sel = { profileTypeId, labelSelector, start, end };
   const [{ tree }, { series }] = await Promise.all([
     api.mergeTree(ctx, sel),
-    api.selectSeries(ctx, { ...sel, step: stepSec, groupBy, average: params.get("aggregation") === "avg", limit: 0 }),
+    api.selectSeries(ctx, { ...sel, step: stepSec, groupBy, average: params.get("aggregation") === "avg", limit: 0, exemplars: false }),
   ]);
   const fg = toFlameGraph(tree, maxNodes);
   const timelineOf = (points: api.SeriesResult["points"]): Timeline => buildTimeline(points, start, end, stepSec);

@@ -9,6 +9,7 @@ import type { Env } from "../env";
 import { combineHeatmaps, combineLabels, combineProfiles, combineRange, combineSeries, combineTrees } from "./combine";
 import { execute, planBlocks, type QueryOutcome } from "./execute";
 import { DEFAULT_LABELS_SPAN_MS, DEFAULT_PROFILE_TYPES_SPAN_MS, resolveRange, type TimeRange } from "./limits";
+import { parseProfileId, type ProfileIdent } from "./profile-id";
 import {
   type Matcher,
   type ProfileTypeParts,
@@ -20,6 +21,7 @@ import {
 import {
   addStats,
   emptyStats,
+  type Exemplar,
   type HeatmapTask,
   type LabelPairs,
   type QuerySpec,
@@ -46,6 +48,8 @@ export interface Selection {
   end: number;
   spans?: readonly string[];
   traces?: readonly string[];
+  /** `profile_id_selector`: ids from exemplars. */
+  profileIds?: readonly string[];
 }
 
 function invalid(message: string): ConnectError {
@@ -62,7 +66,14 @@ function parsed<T>(parse: () => T): T {
   }
 }
 
-function specOf(ctx: QueryContext, profileType: string | null, matchers: readonly Matcher[], range: TimeRange, sel?: Selection): QuerySpec {
+function specOf(
+  ctx: QueryContext,
+  profileType: string | null,
+  matchers: readonly Matcher[],
+  range: TimeRange,
+  sel?: Selection,
+  profileIds: ProfileIdent[] = [],
+): QuerySpec {
   return {
     tenant: ctx.tenants[0],
     profileType,
@@ -71,7 +82,28 @@ function specOf(ctx: QueryContext, profileType: string | null, matchers: readonl
     endMs: range.endMs,
     spans: [...(sel?.spans ?? [])],
     traces: [...(sel?.traces ?? [])],
+    profileIds,
   };
+}
+
+/**
+ * The profiles a `profile_id_selector` names, and the range narrowed to their times so the plan
+ * reads only the blocks that can hold them; null when none can be in range (an empty answer).
+ */
+function selectedProfiles(ids: readonly string[], range: TimeRange): { ids: ProfileIdent[]; range: TimeRange } | null {
+  const parsedIds: ProfileIdent[] = [];
+  for (const id of ids) {
+    let p: ProfileIdent | null;
+    try {
+      p = parseProfileId(id);
+    } catch (err) {
+      throw invalid(`profile_id_selector: ${(err as Error).message}; pass the ids of exemplars returned by SelectSeries`);
+    }
+    if (p) parsedIds.push(p);
+  }
+  const times = parsedIds.map((p) => p.timeMs);
+  const narrowed = { startMs: Math.max(range.startMs, Math.min(...times)), endMs: Math.min(range.endMs, Math.max(...times)) };
+  return parsedIds.length > 0 && narrowed.startMs <= narrowed.endMs ? { ids: parsedIds, range: narrowed } : null;
 }
 
 /** Validates a selection; null when its range lies entirely outside the lookback (empty answer). */
@@ -83,7 +115,9 @@ export function selectionSpec(ctx: QueryContext, sel: Selection): { spec: QueryS
   }
   const range = resolveRange(sel.start, sel.end, ctx.config, ctx.nowMs);
   if (!range) return null;
-  return { spec: specOf(ctx, type.id, matchers, range, sel), type };
+  if ((sel.profileIds?.length ?? 0) === 0) return { spec: specOf(ctx, type.id, matchers, range, sel), type };
+  const picked = selectedProfiles(sel.profileIds!, range);
+  return picked ? { spec: specOf(ctx, type.id, matchers, picked.range, sel, picked.ids), type } : null;
 }
 
 /** Runs a task for every tenant of the context; partials of several tenants combine like any others. */
@@ -121,6 +155,8 @@ export interface BucketedQuery extends Selection {
   step: number;
   groupBy: readonly string[];
   limit: number;
+  /** EXEMPLAR_TYPE_INDIVIDUAL: the greatest profile of every point or cell. */
+  exemplars: boolean;
 }
 
 export interface SeriesQuery extends BucketedQuery {
@@ -129,7 +165,7 @@ export interface SeriesQuery extends BucketedQuery {
 
 export interface SeriesResult {
   labels: LabelPairs;
-  points: { timestamp: number; value: number }[];
+  points: { timestamp: number; value: number; exemplar?: Exemplar }[];
 }
 
 /** A request's step in seconds as whole milliseconds (spec §3.8); refused below 1 ms. */
@@ -143,9 +179,13 @@ export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{
   const stepMs = stepMsOf(q.step);
   const s = selectionSpec(ctx, q);
   if (!s) return { series: [], stats: emptyStats() };
-  const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy] });
+  const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy], exemplars: q.exemplars });
   const series = combineSeries(out.partials).map((g) => {
-    const points = g.times.map((t, i) => ({ timestamp: t, value: q.average ? g.sums[i] / g.counts[i] : g.sums[i] }));
+    const points = g.times.map((t, i) => ({
+      timestamp: t,
+      value: q.average ? g.sums[i] / g.counts[i] : g.sums[i],
+      ...(g.exemplars ? { exemplar: g.exemplars[i] } : {}),
+    }));
     return { labels: g.labels, points, sum: points.reduce((a, p) => a + p.value, 0) };
   });
   series.sort((a, b) => b.sum - a.sum || compareLabels(a.labels, b.labels));
@@ -160,8 +200,8 @@ export type HeatmapQuery = BucketedQuery;
 
 export interface HeatmapResult {
   labels: LabelPairs;
-  /** Non-empty slots by time: the profiles per Y bucket. */
-  slots: { timestamp: number; counts: number[] }[];
+  /** Non-empty slots by time: the profiles per Y bucket, and the greatest of each non-empty one when asked. */
+  slots: { timestamp: number; counts: number[]; exemplars?: Exemplar[] }[];
 }
 
 /**
@@ -185,11 +225,23 @@ export async function selectHeatmap(ctx: QueryContext, q: HeatmapQuery): Promise
   // widens the range to 1 and truncates the bounds to integers: 20 equal bounds, which no axis
   // can draw.)
   const yMax = range.max > range.min ? range.max : range.min + HEATMAP_BUCKETS;
-  const task: HeatmapTask = { kind: "heatmap", stepMs, groupBy: [...q.groupBy], yMin: range.min, yMax, buckets: HEATMAP_BUCKETS };
+  const task: HeatmapTask = {
+    kind: "heatmap",
+    stepMs,
+    groupBy: [...q.groupBy],
+    yMin: range.min,
+    yMax,
+    buckets: HEATMAP_BUCKETS,
+    exemplars: q.exemplars,
+  };
   const second = await run(ctx, s.spec, task);
   const series = combineHeatmaps(second.partials, HEATMAP_BUCKETS).map((g) => ({
     labels: g.labels,
-    slots: g.times.map((timestamp, i) => ({ timestamp, counts: g.counts.slice(i * HEATMAP_BUCKETS, (i + 1) * HEATMAP_BUCKETS) })),
+    slots: g.times.map((timestamp, i) => {
+      const cells = [i * HEATMAP_BUCKETS, (i + 1) * HEATMAP_BUCKETS] as const;
+      const exemplars = g.exemplars?.slice(...cells).filter((e) => e !== null);
+      return { timestamp, counts: g.counts.slice(...cells), ...(exemplars ? { exemplars } : {}) };
+    }),
     profiles: g.counts.reduce((a, c) => a + c, 0),
   }));
   series.sort((a, b) => b.profiles - a.profiles || compareLabels(a.labels, b.labels));

@@ -6,7 +6,7 @@
 import { BlockBuilder, seriesKey } from "../block/builder";
 import { decodeBlock } from "../block/decode";
 import { mergeInto } from "../block/merge";
-import type { HeatmapGroup, LabelPairs, Partial, SeriesEntry, SeriesGroup } from "./spec";
+import { betterExemplar, type Exemplar, type HeatmapGroup, type LabelPairs, type Partial, type SeriesEntry, type SeriesGroup } from "./spec";
 import { FrameTree } from "./tree";
 
 export function combineTrees(parts: readonly Partial[]): FrameTree {
@@ -52,17 +52,24 @@ function mergeGroups<G extends { labels: LabelPairs; times: number[] }, C>(
   });
 }
 
+/** Series groups with equal (labels, bucket) cells added up; exemplars keep the greatest profile. */
 export function combineSeries(parts: readonly Partial[]): SeriesGroup[] {
   const groups = parts.flatMap((p) => (p.kind === "series" ? p.groups : []));
+  const exemplars = groups.some((g) => g.exemplars);
   const merged = mergeGroups(
     groups,
-    (): [sum: number, count: number] => [0, 0],
+    () => ({ sum: 0, count: 0, best: null as Exemplar | null }),
     (cell, g, i) => {
-      cell[0] += g.sums[i];
-      cell[1] += g.counts[i];
+      cell.sum += g.sums[i];
+      cell.count += g.counts[i];
+      cell.best = betterExemplar(cell.best, g.exemplars?.[i]);
     },
   );
-  return merged.map(({ labels, times, cells }) => ({ labels, times, sums: cells.map((c) => c[0]), counts: cells.map((c) => c[1]) }));
+  return merged.map(({ labels, times, cells }) => {
+    const g: SeriesGroup = { labels, times, sums: cells.map((c) => c.sum), counts: cells.map((c) => c.count) };
+    if (exemplars) g.exemplars = cells.map((c) => c.best!);
+    return g;
+  });
 }
 
 /** The least and greatest profile total over all partials; null when none selected a profile. */
@@ -78,14 +85,22 @@ export function combineRange(parts: readonly Partial[]): { min: number; max: num
 /** Heatmap groups with the counts of equal (labels, slot, Y bucket) cells added up. */
 export function combineHeatmaps(parts: readonly Partial[], buckets: number): HeatmapGroup[] {
   const groups = parts.flatMap((p) => (p.kind === "heatmap" ? p.groups : []));
+  const exemplars = groups.some((g) => g.exemplars);
   const merged = mergeGroups(
     groups,
-    () => new Array<number>(buckets).fill(0),
+    () => ({ counts: new Array<number>(buckets).fill(0), best: new Array<Exemplar | null>(buckets).fill(null) }),
     (cell, g, i) => {
-      for (let y = 0; y < buckets; y++) cell[y] += g.counts[i * buckets + y];
+      for (let y = 0; y < buckets; y++) {
+        cell.counts[y] += g.counts[i * buckets + y];
+        cell.best[y] = betterExemplar(cell.best[y], g.exemplars?.[i * buckets + y]);
+      }
     },
   );
-  return merged.map(({ labels, times, cells }) => ({ labels, times, counts: cells.flat() }));
+  return merged.map(({ labels, times, cells }) => {
+    const g: HeatmapGroup = { labels, times, counts: cells.flatMap((c) => c.counts) };
+    if (exemplars) g.exemplars = cells.flatMap((c) => c.best);
+    return g;
+  });
 }
 
 export function combineLabels(parts: readonly Partial[]): SeriesEntry[] {

@@ -6,9 +6,11 @@
 
 import { BlockBuilder, seriesKey } from "../block/builder";
 import { encodeBlock } from "../block/encode";
+import { formatProfileId, ProfileIdSet, seriesHash } from "./profile-id";
 import { compileMatcher, matchesLabels, type Matcher } from "./selector";
 import {
   emptyStats,
+  type Exemplar,
   type HeatmapGroup,
   type HeatmapTask,
   type LabelPairs,
@@ -40,7 +42,7 @@ export function accumulatorFor(task: Task, spec: QuerySpec): Accumulator {
     case "profile":
       return new ProfileAccumulator(spec, matchers);
     case "series":
-      return new SeriesAccumulator(spec, matchers, task.stepMs, task.groupBy);
+      return new SeriesAccumulator(spec, matchers, task.stepMs, task.groupBy, task.exemplars);
     case "labels":
       return new LabelsAccumulator(spec, matchers);
     case "range":
@@ -87,6 +89,55 @@ function allowedIds(view: BlockView, ids: readonly string[]): Uint8Array | null 
   return out;
 }
 
+/** Per series of a view, hashed on first use: the series half of its profiles' ids. */
+function seriesHashes(view: BlockView, tenant: string): (series: number) => [hi: number, lo: number] {
+  const cache = new Array<[number, number] | undefined>(view.series.seriesProfileType.length);
+  return (s) => (cache[s] ??= seriesHash(tenant, seriesLabels(view, s), view.strings[view.series.seriesProfileType[s]]));
+}
+
+/** What an exemplar needs of a series: its hash and the labels its group does not restate. */
+interface SeriesIdent {
+  hi: number;
+  lo: number;
+  labels: LabelPairs;
+}
+
+function seriesIdents(view: BlockView, tenant: string, groupBy: readonly string[]): (series: number) => SeriesIdent {
+  const hashOf = seriesHashes(view, tenant);
+  const cache = new Array<SeriesIdent | undefined>(view.series.seriesProfileType.length);
+  return (s) => {
+    let ident = cache[s];
+    if (!ident) {
+      const [hi, lo] = hashOf(s);
+      ident = cache[s] = { hi, lo, labels: seriesLabels(view, s).filter(([n]) => !n.startsWith("__") && !groupBy.includes(n)) };
+    }
+    return ident;
+  };
+}
+
+/** A cell's greatest profile so far; its id is formatted once, when the result is built. */
+interface Candidate {
+  value: number;
+  timeMs: number;
+  ident: SeriesIdent;
+}
+
+function exemplarOf(c: Candidate): Exemplar {
+  return { profileId: formatProfileId({ timeMs: c.timeMs, hi: c.ident.hi, lo: c.ident.lo }), timeMs: c.timeMs, value: c.value, labels: c.ident.labels };
+}
+
+/** `best`, or the profile (value, time, series) when it beats it by `betterExemplar`'s order. */
+function keepBest(best: Candidate | null, value: number, timeMs: number, ident: SeriesIdent): Candidate {
+  if (best) {
+    if (value < best.value || (value === best.value && timeMs > best.timeMs)) return best;
+    if (value === best.value && timeMs === best.timeMs) {
+      const mine = formatProfileId({ timeMs, hi: ident.hi, lo: ident.lo });
+      if (mine >= formatProfileId({ timeMs, hi: best.ident.hi, lo: best.ident.lo })) return best;
+    }
+  }
+  return { value, timeMs, ident };
+}
+
 interface NodeValues {
   /** Σ sample values per stack node. */
   values: Float64Array;
@@ -103,13 +154,17 @@ function sumByNode(view: BlockView, spec: QuerySpec, matchers: readonly Matcher[
   const { profileSeries, profileTime, profileSampleStart } = view.profiles;
   const spans = allowedIds(view, spec.spans);
   const traces = allowedIds(view, spec.traces);
+  const ids = spec.profileIds.length > 0 ? new ProfileIdSet(spec.profileIds) : null;
+  const hashOf = seriesHashes(view, spec.tenant);
   const values = new Float64Array(view.stacks!.nodeParent.length);
   let minTime = Infinity;
   let maxTime = -Infinity;
   let any = false;
   for (let p = 0; p < profileSeries.length; p++) {
     const t = profileTime[p];
-    if (sel[profileSeries[p]] === 0 || t < spec.startMs || t > spec.endMs) continue;
+    const s = profileSeries[p];
+    if (sel[s] === 0 || t < spec.startMs || t > spec.endMs) continue;
+    if (ids && !(ids.hasTime(t) && ids.has(t, ...hashOf(s)))) continue;
     stats.profiles++;
     for (let i = profileSampleStart[p]; i < profileSampleStart[p + 1]; i++) {
       if (spans && spans[samples.sampleSpan[i]] === 0) continue;
@@ -285,7 +340,7 @@ class ProfileAccumulator implements Accumulator {
  * Profiles bucketed the SelectSeries way (spec §3.8): bucket right edges are aligned to the start,
  * start, start+step, … ≤ end, and bucket b holds the profiles with b-step < t ≤ b (the first one
  * also t = start-step), so reads start one step before the query's start. Calls `visit` with the
- * series, bucket and total (Σ sample values) of every matching profile.
+ * series, bucket, total (Σ sample values) and time of every matching profile.
  */
 function forEachBucketed(
   view: BlockView,
@@ -293,7 +348,7 @@ function forEachBucketed(
   matchers: readonly Matcher[],
   stepMs: number,
   stats: ReadStats,
-  visit: (series: number, bucket: number, total: number) => void,
+  visit: (series: number, bucket: number, total: number, timeMs: number) => void,
 ): void {
   const sel = selectSeries(view, spec, matchers);
   if (!sel) return;
@@ -311,7 +366,7 @@ function forEachBucketed(
     for (let i = profileSampleStart[p]; i < profileSampleStart[p + 1]; i++) total += samples.sampleValue[i];
     stats.profiles++;
     stats.samples += profileSampleStart[p + 1] - profileSampleStart[p];
-    visit(s, startMs + k * stepMs, total);
+    visit(s, startMs + k * stepMs, total, t);
   }
 }
 
@@ -343,32 +398,38 @@ class Groups<T> {
   }
 }
 
+interface SeriesCell {
+  sum: number;
+  count: number;
+  best: Candidate | null;
+}
+
 class SeriesAccumulator implements Accumulator {
   readonly depth = "samples" as const;
   readonly stats = emptyStats();
-  /** Per group: bucket right edge → [Σ profile totals, profiles]. */
-  private readonly groups: Groups<Map<number, [sum: number, count: number]>>;
+  /** Per group: bucket right edge → its cell. */
+  private readonly groups: Groups<Map<number, SeriesCell>>;
 
   constructor(
     private readonly spec: QuerySpec,
     private readonly matchers: readonly Matcher[],
     private readonly stepMs: number,
-    groupBy: readonly string[],
+    private readonly groupBy: readonly string[],
+    private readonly exemplars: boolean,
   ) {
     this.groups = new Groups(groupBy, () => new Map());
   }
 
   add(view: BlockView): void {
     const groupOf = this.groups.of(view);
-    forEachBucketed(view, this.spec, this.matchers, this.stepMs, this.stats, (s, bucket, total) => {
+    const identOf = this.exemplars ? seriesIdents(view, this.spec.tenant, this.groupBy) : null;
+    forEachBucketed(view, this.spec, this.matchers, this.stepMs, this.stats, (s, bucket, total, t) => {
       const buckets = groupOf(s);
-      const cell = buckets.get(bucket);
-      if (cell) {
-        cell[0] += total;
-        cell[1] += 1;
-      } else {
-        buckets.set(bucket, [total, 1]);
-      }
+      let cell = buckets.get(bucket);
+      if (!cell) buckets.set(bucket, (cell = { sum: 0, count: 0, best: null }));
+      cell.sum += total;
+      cell.count += 1;
+      if (identOf) cell.best = keepBest(cell.best, total, t, identOf(s));
     });
   }
 
@@ -376,7 +437,10 @@ class SeriesAccumulator implements Accumulator {
     const groups: SeriesGroup[] = [];
     for (const { labels, value: buckets } of this.groups.byKey.values()) {
       const times = [...buckets.keys()].sort((a, b) => a - b);
-      groups.push({ labels, times, sums: times.map((t) => buckets.get(t)![0]), counts: times.map((t) => buckets.get(t)![1]) });
+      const cells = times.map((t) => buckets.get(t)!);
+      const g: SeriesGroup = { labels, times, sums: cells.map((c) => c.sum), counts: cells.map((c) => c.count) };
+      if (this.exemplars) g.exemplars = cells.map((c) => exemplarOf(c.best!));
+      groups.push(g);
     }
     return { kind: "series", groups };
   }
@@ -384,7 +448,7 @@ class SeriesAccumulator implements Accumulator {
   memoryBytes(): number {
     let cells = 0;
     for (const g of this.groups.byKey.values()) cells += g.value.size;
-    return cells * 48 + this.groups.byKey.size * 256;
+    return cells * (this.exemplars ? 96 : 64) + this.groups.byKey.size * 256;
   }
 }
 
@@ -424,8 +488,8 @@ class RangeAccumulator implements Accumulator {
 class HeatmapAccumulator implements Accumulator {
   readonly depth = "samples" as const;
   readonly stats = emptyStats();
-  /** Per group: slot right edge → profiles per Y bucket. */
-  private readonly groups: Groups<Map<number, Int32Array>>;
+  /** Per group: slot right edge → profiles per Y bucket, and the greatest of each when asked. */
+  private readonly groups: Groups<Map<number, { counts: Int32Array; best: (Candidate | null)[] | null }>>;
   private readonly bounds: number[];
 
   constructor(
@@ -439,11 +503,15 @@ class HeatmapAccumulator implements Accumulator {
 
   add(view: BlockView): void {
     const groupOf = this.groups.of(view);
-    forEachBucketed(view, this.spec, this.matchers, this.task.stepMs, this.stats, (s, slot, total) => {
+    const { buckets, exemplars } = this.task;
+    const identOf = exemplars ? seriesIdents(view, this.spec.tenant, this.task.groupBy) : null;
+    forEachBucketed(view, this.spec, this.matchers, this.task.stepMs, this.stats, (s, slot, total, t) => {
       const slots = groupOf(s);
-      let counts = slots.get(slot);
-      if (!counts) slots.set(slot, (counts = new Int32Array(this.task.buckets)));
-      counts[yBucketOf(this.bounds, total)]++;
+      let cell = slots.get(slot);
+      if (!cell) slots.set(slot, (cell = { counts: new Int32Array(buckets), best: exemplars ? new Array<Candidate | null>(buckets).fill(null) : null }));
+      const y = yBucketOf(this.bounds, total);
+      cell.counts[y]++;
+      if (identOf) cell.best![y] = keepBest(cell.best![y], total, t, identOf(s));
     });
   }
 
@@ -451,7 +519,10 @@ class HeatmapAccumulator implements Accumulator {
     const groups: HeatmapGroup[] = [];
     for (const { labels, value: slots } of this.groups.byKey.values()) {
       const times = [...slots.keys()].sort((a, b) => a - b);
-      groups.push({ labels, times, counts: times.flatMap((t) => [...slots.get(t)!]) });
+      const cells = times.map((t) => slots.get(t)!);
+      const g: HeatmapGroup = { labels, times, counts: cells.flatMap((c) => [...c.counts]) };
+      if (this.task.exemplars) g.exemplars = cells.flatMap((c) => c.best!.map((b) => (b ? exemplarOf(b) : null)));
+      groups.push(g);
     }
     return { kind: "heatmap", groups };
   }
@@ -459,7 +530,8 @@ class HeatmapAccumulator implements Accumulator {
   memoryBytes(): number {
     let cells = 0;
     for (const g of this.groups.byKey.values()) cells += g.value.size;
-    return cells * (48 + 4 * this.task.buckets) + this.groups.byKey.size * 256;
+    const perCell = 48 + 4 * this.task.buckets + (this.task.exemplars ? 48 * this.task.buckets : 0);
+    return cells * perCell + this.groups.byKey.size * 256;
   }
 }
 

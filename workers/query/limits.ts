@@ -63,10 +63,10 @@ export function resolveRange(start: number, end: number, config: Config, nowMs: 
 }
 
 /** `max_nodes` of flame graph methods: unset or 0 → the default; negative or above the cap → error. */
-export function resolveMaxNodes(requested: bigint | number | undefined, config: Config): number {
+export function resolveMaxNodes(requested: bigint | number | undefined, config: Config, unset = config.MAX_FLAMEGRAPH_NODES_DEFAULT): number {
   const max = config.MAX_FLAMEGRAPH_NODES_MAX;
   const n = requested === undefined ? 0 : Number(requested);
-  if (n === 0) return config.MAX_FLAMEGRAPH_NODES_DEFAULT;
+  if (n === 0) return unset;
   if (n < 0) throw invalid(`max flamegraph nodes limit must be set (max allowed ${max})`);
   if (n > max) throw invalid(`max flamegraph nodes limit ${n} is greater than allowed ${max}`);
   return n;

@@ -2,6 +2,7 @@
 // Object RPC (matchers travel uncompiled and are compiled once per invocation), and the partial
 // results that come back.
 
+import type { ProfileIdent } from "./profile-id";
 import type { MatchOp } from "./selector";
 
 export interface MatcherSpec {
@@ -21,6 +22,8 @@ export interface QuerySpec {
   /** Lower-case hex span ids / trace ids; samples must carry one of them (empty = no filter). */
   spans: string[];
   traces: string[];
+  /** Whole profiles to keep (`profile_id_selector`); empty = no filter. */
+  profileIds: ProfileIdent[];
 }
 
 export type Task =
@@ -29,7 +32,7 @@ export type Task =
   /** A merged profile with full symbols (pprof export). */
   | { kind: "profile" }
   /** Per-profile totals bucketed by time and grouped by labels (SelectSeries). */
-  | { kind: "series"; stepMs: number; groupBy: string[] }
+  | { kind: "series"; stepMs: number; groupBy: string[]; exemplars: boolean }
   /** The label sets of the series that have profiles in range (label APIs). */
   | { kind: "labels" }
   /** The least and greatest profile total among the profiles a heatmap of this step counts (its pass 1). */
@@ -47,6 +50,8 @@ export interface HeatmapTask {
   yMin: number;
   yMax: number;
   buckets: number;
+  /** Keep the greatest profile of each non-empty cell as its exemplar. */
+  exemplars: boolean;
 }
 
 export type LabelPairs = [name: string, value: string][];
@@ -57,12 +62,23 @@ export function yBucketBounds(task: HeatmapTask): number[] {
   return Array.from({ length: task.buckets }, (_, i) => task.yMin + i * width);
 }
 
+/** The profile with the greatest total among those a cell counts (spec §3.8 `EXEMPLAR_TYPE_INDIVIDUAL`). */
+export interface Exemplar {
+  profileId: string;
+  timeMs: number;
+  value: number;
+  /** The profile's series labels that the group's labels do not restate (private `__` ones left out). */
+  labels: LabelPairs;
+}
+
 /** One group of SelectSeries: bucket right edges (unix ms) with the sum and profile count in each. */
 export interface SeriesGroup {
   labels: LabelPairs;
   times: number[];
   sums: number[];
   counts: number[];
+  /** Per bucket, when the task asked for exemplars. */
+  exemplars?: Exemplar[];
 }
 
 /** One group of SelectHeatmap: slot right edges (unix ms) with the profiles per Y bucket in each. */
@@ -71,6 +87,17 @@ export interface HeatmapGroup {
   times: number[];
   /** Row-major: the counts of slot i are `counts[i·buckets … (i+1)·buckets)`. */
   counts: number[];
+  /** Laid out as `counts`, null where a count is 0; present when the task asked for exemplars. */
+  exemplars?: (Exemplar | null)[];
+}
+
+/** The exemplar to keep of two: the greater value, then the earlier time, then the smaller id. */
+export function betterExemplar(a: Exemplar | null | undefined, b: Exemplar | null | undefined): Exemplar | null {
+  if (!a) return b ?? null;
+  if (!b) return a;
+  if (a.value !== b.value) return a.value > b.value ? a : b;
+  if (a.timeMs !== b.timeMs) return a.timeMs < b.timeMs ? a : b;
+  return a.profileId <= b.profileId ? a : b;
 }
 
 export interface SeriesEntry {

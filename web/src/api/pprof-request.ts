@@ -1,9 +1,10 @@
 // SelectMergeProfileRequest in protobuf binary: the pprof download must be a real pprof file, and a
 // Connect server answers in the codec of the request, so the request has to be binary too. Only
-// four fields are needed, which does not justify a protobuf runtime in the dashboard bundle.
+// five fields are needed, which does not justify a protobuf runtime in the dashboard bundle.
 //
 //   message SelectMergeProfileRequest {
-//     string profile_typeID = 1; string label_selector = 2; int64 start = 3; int64 end = 4; ... }
+//     string profile_typeID = 1; string label_selector = 2; int64 start = 3; int64 end = 4; ...
+//     repeated string profile_id_selector = 7; ... }
 
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
@@ -15,6 +16,8 @@ export interface MergeProfileRequest {
   start: number;
   /** Unix ms. */
   end: number;
+  /** Only these profiles of the selection (exemplar ids); empty = all. */
+  profileIds?: readonly string[];
 }
 
 export function encodeSelectMergeProfileRequest(req: MergeProfileRequest): Uint8Array<ArrayBuffer> {
@@ -23,6 +26,7 @@ export function encodeSelectMergeProfileRequest(req: MergeProfileRequest): Uint8
   writeString(out, 2, req.labelSelector);
   writeInt(out, 3, req.start);
   writeInt(out, 4, req.end);
+  for (const id of req.profileIds ?? []) writeString(out, 7, id);
   return new Uint8Array(out);
 }
 

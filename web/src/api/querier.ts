@@ -44,10 +44,26 @@ export interface FlameGraphDiff extends FlameGraph {
   rightTicks: number;
 }
 
+/** The greatest profile of a time series point (EXEMPLAR_TYPE_INDIVIDUAL). */
+export interface Exemplar {
+  profileId: string;
+  timestamp: number;
+  value: number;
+  /** The profile's labels that its series' labels do not restate. */
+  labels: { name: string; value: string }[];
+}
+
 export interface Series {
   labels: { name: string; value: string }[];
-  points: { timestamp: number; value: number }[];
+  points: { timestamp: number; value: number; exemplar?: Exemplar }[];
 }
+
+interface LabelJson {
+  name?: string;
+  value?: string;
+}
+
+const labelsOf = (labels: LabelJson[] | undefined) => (labels ?? []).map((l) => ({ name: l.name ?? "", value: l.value ?? "" }));
 
 export async function labelNames(matcher: string, range: TimeRange, signal?: AbortSignal): Promise<string[]> {
   const body = await callJson<{ names?: string[] }>(`${QUERIER}/LabelNames`, { matchers: [matcher], ...range }, signal);
@@ -60,18 +76,32 @@ export async function labelValues(name: string, matcher: string, range: TimeRang
   return body.names ?? [];
 }
 
-export async function selectSeries(sel: Selection, stepSeconds: number, groupBy: string[], signal?: AbortSignal): Promise<Series[]> {
+interface ExemplarJson {
+  profileId?: string;
+  timestamp?: string | number;
+  value?: string | number;
+  labels?: LabelJson[];
+}
+
+/** Time series; with `exemplars`, each point also names its greatest profile. */
+export async function selectSeries(sel: Selection, stepSeconds: number, groupBy: string[], signal?: AbortSignal, exemplars = false): Promise<Series[]> {
   const body = await callJson<{
-    series?: { labels?: { name?: string; value?: string }[]; points?: { value?: number; timestamp?: string | number }[] }[];
-  }>(`${QUERIER}/SelectSeries`, { ...sel, step: stepSeconds, groupBy }, signal);
+    series?: { labels?: LabelJson[]; points?: { value?: number; timestamp?: string | number; exemplars?: ExemplarJson[] }[] }[];
+  }>(`${QUERIER}/SelectSeries`, { ...sel, step: stepSeconds, groupBy, ...(exemplars ? { exemplarType: "EXEMPLAR_TYPE_INDIVIDUAL" } : {}) }, signal);
   return (body.series ?? []).map((s) => ({
-    labels: (s.labels ?? []).map((l) => ({ name: l.name ?? "", value: l.value ?? "" })),
-    points: (s.points ?? []).map((p) => ({ timestamp: Number(p.timestamp ?? 0), value: p.value ?? 0 })),
+    labels: labelsOf(s.labels),
+    points: (s.points ?? []).map((p) => {
+      const e = p.exemplars?.[0];
+      const point = { timestamp: Number(p.timestamp ?? 0), value: p.value ?? 0 };
+      if (!e?.profileId) return point;
+      return { ...point, exemplar: { profileId: e.profileId, timestamp: Number(e.timestamp ?? 0), value: Number(e.value ?? 0), labels: labelsOf(e.labels) } };
+    }),
   }));
 }
 
-export async function selectMergeStacktraces(sel: Selection, signal?: AbortSignal): Promise<FlameGraph> {
-  const body = await callJson<{ flamegraph?: FlameGraphJson }>(`${QUERIER}/SelectMergeStacktraces`, sel, signal);
+/** The merged flame graph of the selection, or of just the profiles `profileIds` names within it. */
+export async function selectMergeStacktraces(sel: Selection, signal?: AbortSignal, profileIds: string[] = []): Promise<FlameGraph> {
+  const body = await callJson<{ flamegraph?: FlameGraphJson }>(`${QUERIER}/SelectMergeStacktraces`, { ...sel, profileIdSelector: profileIds }, signal);
   return toFlameGraph(body.flamegraph ?? {});
 }
 
@@ -82,8 +112,8 @@ export async function diff(left: Selection, right: Selection, signal?: AbortSign
 }
 
 /** The merged profile as pprof bytes (uncompressed protobuf), with full symbols. */
-export async function selectMergeProfile(sel: Selection, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-  return callProto(`${QUERIER}/SelectMergeProfile`, encodeSelectMergeProfileRequest(sel), signal);
+export async function selectMergeProfile(sel: Selection, signal?: AbortSignal, profileIds: string[] = []): Promise<Uint8Array<ArrayBuffer>> {
+  return callProto(`${QUERIER}/SelectMergeProfile`, encodeSelectMergeProfileRequest({ ...sel, profileIds }), signal);
 }
 
 function toFlameGraph(fg: FlameGraphJson): FlameGraph {

@@ -1,5 +1,6 @@
 // The time series of a selection (one line per group-by value) with uPlot. Dragging across the
-// chart selects a range, which the view turns into the URL's absolute from/until.
+// chart selects a range, which the view turns into the URL's absolute from/until; a click (no
+// drag) picks the point nearest the cursor, whose greatest profile the view can then show.
 
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
@@ -16,6 +17,8 @@ export interface TimeSeriesChartProps {
   end: number;
   height?: number;
   onSelectRange?: (startMs: number, endMs: number) => void;
+  /** A click on the chart: the timestamp (ms) of the nearest point. */
+  onPickTime?: (timestampMs: number) => void;
 }
 
 /** Series colours: CSS variables, so both themes keep enough contrast. */
@@ -25,12 +28,17 @@ function seriesName(s: Series): string {
   return s.labels.length ? s.labels.map((l) => `${l.name}=${l.value}`).join(", ") : "total";
 }
 
-export function TimeSeriesChart({ series, unit, start, end, height = 180, onSelectRange }: TimeSeriesChartProps) {
+/** Pointer travel (px) between press and release beyond which a click is a drag, not a pick. */
+const CLICK_SLOP_PX = 3;
+
+export function TimeSeriesChart({ series, unit, start, end, height = 180, onSelectRange, onPickTime }: TimeSeriesChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const theme = useTheme();
   // uPlot keeps hooks from its creation; reach the latest callback through a ref
   const onSelect = useRef(onSelectRange);
   onSelect.current = onSelectRange;
+  const onPick = useRef(onPickTime);
+  onPick.current = onPickTime;
 
   useEffect(() => {
     const el = box.current;
@@ -80,6 +88,13 @@ export function TimeSeriesChart({ series, unit, start, end, height = 180, onSele
       },
     };
     const plot = new uPlot(opts, data, el);
+    let pressedAt = -Infinity;
+    plot.over.addEventListener("mousedown", (e) => (pressedAt = e.clientX));
+    plot.over.addEventListener("click", (e) => {
+      const idx = plot.cursor.idx;
+      if (Math.abs(e.clientX - pressedAt) > CLICK_SLOP_PX || idx === null || idx === undefined) return;
+      onPick.current?.(Math.round(data[0][idx] * 1000));
+    });
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));
     resize.observe(el);
     return () => {

@@ -1,10 +1,10 @@
-// The pprof download: the merged profile of the selection with full symbols, gzipped in the
-// browser into the `.pb.gz` that `go tool pprof` and Pyroscope read.
+// The pprof download: the merged profile of the selection (or of the profiles picked in it) with
+// full symbols, gzipped in the browser into the `.pb.gz` that `go tool pprof` and Pyroscope read.
 
 import { selectMergeProfile, type Selection } from "../api/querier";
 
-export async function downloadPprof(sel: Selection, fileName: string): Promise<void> {
-  const raw = await selectMergeProfile(sel);
+export async function downloadPprof(sel: Selection, fileName: string, profileIds: string[] = []): Promise<void> {
+  const raw = await selectMergeProfile(sel, undefined, profileIds);
   const gz = await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip"))).blob();
   const url = URL.createObjectURL(gz);
   try {

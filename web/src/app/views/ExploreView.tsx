@@ -1,14 +1,16 @@
 // Explore: one selection (profile type, service, label filters, time range) as a time series
 // (optionally grouped by a label) and a merged flame graph beside its top functions table, with a
-// pprof download. Everything it shows is determined by the URL.
+// pprof download. A click on the chart narrows the flame graph to the greatest profile of that
+// point (`profile` in the URL). Everything it shows is determined by the URL.
 
 import { useEffect, useState } from "preact/hooks";
 import { parseProfileType, preferredProfileType } from "../../api/profile-type";
-import { labelNames, type Selection, selectMergeStacktraces, selectSeries, type TimeRange } from "../../api/querier";
-import { FlameGraph, TopTable } from "../../flamegraph";
+import { type Exemplar, labelNames, type Selection, selectMergeStacktraces, selectSeries, type TimeRange } from "../../api/querier";
+import { FlameGraph, formatValue, TopTable } from "../../flamegraph";
 import { useCatalog } from "../catalog";
 import { useLoad, useTimeRange } from "../data";
 import { downloadPprof, pprofFileName } from "../download";
+import { exemplarById, greatestExemplarAt } from "../exemplars";
 import { LabelFilterBuilder } from "../LabelFilterBuilder";
 import { compareHref, currentSelection } from "../links";
 import { ProfileTypePicker, ServicePicker } from "../pickers";
@@ -40,21 +42,23 @@ export function ExploreView({ route }: { route: Route }) {
   }, [catalog, service, type]);
 
   const set = (changes: Record<string, string | undefined>, replace = false) => updateParams(route, changes, { replace });
+  // A new selection no longer holds the profile picked in the old one.
+  const choose = (changes: Record<string, string | undefined>) => set({ ...changes, profile: undefined });
 
   const toolbar = (
     <div class="toolbar">
       <h1 class="view-title">Explore</h1>
-      <ProfileTypePicker types={catalog.status === "ok" ? (catalog.data.get(service) ?? []) : []} value={type} onChange={(t) => set({ type: t })} />
+      <ProfileTypePicker types={catalog.status === "ok" ? (catalog.data.get(service) ?? []) : []} value={type} onChange={(t) => choose({ type: t })} />
       <ServicePicker
         services={catalog.status === "ok" ? [...catalog.data.keys()] : []}
         value={service}
         onChange={(s) => {
           // keep the profile type when the new service has it, as switching between pods of one app does
           const types = catalog.status === "ok" ? (catalog.data.get(s) ?? []) : [];
-          set({ service: s, type: types.includes(type) ? type : preferredProfileType(types) });
+          choose({ service: s, type: types.includes(type) ? type : preferredProfileType(types) });
         }}
       />
-      <TimeRangePicker from={from} until={until} onChange={(f, u) => set({ from: f, until: u })} />
+      <TimeRangePicker from={from} until={until} onChange={(f, u) => choose({ from: f, until: u })} />
       <span class="spacer" />
       <a class="btn" href={compareHref(currentSelection(route))} data-testid="open-compare">
         Compare…
@@ -92,8 +96,10 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
   const groupBy = p.get("groupBy") ?? "";
   const search = p.get("search") ?? "";
   const selected = p.get("fn");
+  const profile = p.get("profile") ?? "";
   const unit = parseProfileType(type).sampleUnit;
   const set = (changes: Record<string, string | undefined>, replace = false) => updateParams(route, changes, { replace });
+  const choose = (changes: Record<string, string | undefined>) => set({ ...changes, profile: undefined });
   const theme = useTheme();
 
   const sel: Selection = { profileTypeID: type, labelSelector: serviceSelector(service, filters), ...range };
@@ -103,9 +109,11 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
   const names = useLoad(JSON.stringify([scope, range]), (signal) => labelNames(scope, range, signal));
   const nameList = names.status === "ok" ? names.data.filter((n) => n !== "service_name") : [];
   const series = useLoad(JSON.stringify([selKey, groupBy]), (signal) =>
-    selectSeries(sel, stepSeconds(range.start, range.end), groupBy ? [groupBy] : [], signal),
+    selectSeries(sel, stepSeconds(range.start, range.end), groupBy ? [groupBy] : [], signal, true),
   );
-  const flame = useLoad(selKey, (signal) => selectMergeStacktraces(sel, signal));
+  const profileIds = profile ? [profile] : [];
+  const flame = useLoad(JSON.stringify([selKey, profile]), (signal) => selectMergeStacktraces(sel, signal, profileIds));
+  const picked = profile && series.status === "ok" ? exemplarById(series.data, profile) : undefined;
 
   return (
     <>
@@ -115,7 +123,7 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
           names={nameList}
           scope={scope}
           range={range}
-          onChange={(next) => set({ query: next.length ? formatSelector(next) : undefined })}
+          onChange={(next) => choose({ query: next.length ? formatSelector(next) : undefined })}
         />
         {names.status === "error" && <span class="error-text">label names: {names.error.message}</span>}
       </div>
@@ -125,7 +133,7 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
           <h2>Time series</h2>
           <label class="field inline">
             <span class="field-label">Group by</span>
-            <select class="input" value={groupBy} data-testid="group-by" onChange={(e) => set({ groupBy: e.currentTarget.value })}>
+            <select class="input" value={groupBy} data-testid="group-by" onChange={(e) => choose({ groupBy: e.currentTarget.value })}>
               <option value="">none</option>
               {(groupBy && !nameList.includes(groupBy) ? [groupBy, ...nameList] : nameList).map((n) => (
                 <option key={n} value={n}>
@@ -134,7 +142,7 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
               ))}
             </select>
           </label>
-          <span class="muted hint">drag across the chart to zoom in</span>
+          <span class="muted hint">drag across the chart to zoom in, click a point to see its largest profile</span>
         </div>
         <div class="chart-box" data-testid="timeseries">
           {series.status === "loading" && <Loading what="the time series" />}
@@ -146,7 +154,11 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
               unit={unit}
               start={range.start}
               end={range.end}
-              onSelectRange={(f, u) => set({ from: String(f), until: String(u) })}
+              onSelectRange={(f, u) => choose({ from: String(f), until: String(u) })}
+              onPickTime={(t) => {
+                const e = greatestExemplarAt(series.data, t);
+                if (e) set({ profile: e.profileId });
+              }}
             />
           )}
         </div>
@@ -163,8 +175,9 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
             data-testid="search"
             onInput={(e) => set({ search: e.currentTarget.value }, true)}
           />
+          {profile && <PickedProfile profileId={profile} exemplar={picked} unit={unit} onClear={() => set({ profile: undefined })} />}
           <span class="spacer" />
-          <DownloadButton sel={sel} service={service} type={type} disabled={flame.status !== "ok" || flame.data.total === 0} />
+          <DownloadButton sel={sel} profileIds={profileIds} service={service} type={type} disabled={flame.status !== "ok" || flame.data.total === 0} />
         </div>
         {flame.status === "loading" && <Loading what="the flame graph" />}
         {flame.status === "error" && <ErrorState what="the flame graph" error={flame.error} />}
@@ -198,12 +211,40 @@ function ExploreBody({ route, service, type, filters, range }: BodyProps) {
   );
 }
 
-function DownloadButton({ sel, service, type, disabled }: { sel: Selection; service: string; type: string; disabled: boolean }) {
+/** The profile the flame graph is narrowed to, described by its exemplar once the series has loaded. */
+interface PickedProfileProps {
+  profileId: string;
+  exemplar: Exemplar | undefined;
+  unit: string;
+  onClear: () => void;
+}
+
+function PickedProfile({ profileId, exemplar, unit, onClear }: PickedProfileProps) {
+  const labels = exemplar?.labels.map((l) => `${l.name}=${l.value}`).join(", ");
+  return (
+    <span class="chip" data-testid="picked-profile" data-profile-id={profileId}>
+      {exemplar ? `one profile: ${new Date(exemplar.timestamp).toLocaleString()} · ${formatValue(exemplar.value, unit)}${labels ? ` · ${labels}` : ""}` : "one profile"}
+      <button type="button" class="chip-remove" data-testid="picked-profile-clear" title="Show every profile of the selection" onClick={onClear}>
+        ×
+      </button>
+    </span>
+  );
+}
+
+interface DownloadProps {
+  sel: Selection;
+  profileIds: string[];
+  service: string;
+  type: string;
+  disabled: boolean;
+}
+
+function DownloadButton({ sel, profileIds, service, type, disabled }: DownloadProps) {
   const [state, setState] = useState<{ busy: boolean; error?: string }>({ busy: false });
   const download = async () => {
     setState({ busy: true });
     try {
-      await downloadPprof(sel, pprofFileName(service, parseProfileType(type).sampleType, sel.start));
+      await downloadPprof(sel, pprofFileName(service, parseProfileType(type).sampleType, sel.start), profileIds);
       setState({ busy: false });
     } catch (err) {
       setState({ busy: false, error: (err as Error).message });
