@@ -37,6 +37,7 @@ export function printQueryReport(r) {
     ["24-h SelectSeries, repeated", repeated(q.series24h), ms(b.ms), times(x.series24hRepeated), "", ""],
     ["1-h flame graph, first call", ms(q.flame1h.first.ms), ms(b.hourMs), times(x.flame1hFirst), "", ""],
     ["1-h flame graph, repeated", repeated(q.flame1h), ms(b.hourMs), times(x.flame1hRepeated), "", ""],
+    ...exemplarRows(q, b),
     ["workerd RSS idle → peak during queries", `${mib(r.rss.idleRss)} → ${mib(r.rss.peakRss)} MiB`, `Node ${mib(b.memory.baseRss)} → ${mib(b.memory.peakRss)} MiB`, "", "", ""],
     // A mismatch stops the run, so a report always has this row passed.
     ["totals equal the inputs' sum", "every call", `${r.expectedTotals.day} ns (24 h)`, "", "", "PASS"],
@@ -44,7 +45,9 @@ export function printQueryReport(r) {
   out.push("Only the first 24-h flame graph finds the mergers' caches cold; the queries after it reuse what it decoded.");
   out.push("");
   out.push("Read per invocation (X-Query-Stats, first call → a repeat):");
-  for (const [label, x] of [["24-h flame graph", q.flame24h], ["24-h SelectSeries", q.series24h], ["1-h flame graph", q.flame1h]]) {
+  const read = [["24-h flame graph", q.flame24h], ["24-h SelectSeries", q.series24h], ["1-h flame graph", q.flame1h]];
+  if (q.drillDown) read.push(["exemplar drill-down", q.drillDown]);
+  for (const [label, x] of read) {
     out.push(`  ${label}: ${readText(x.first.stats)}`);
     out.push(`  ${" ".repeat(label.length)}  → ${readText(x.calls.at(-1).stats)}`);
   }
@@ -86,6 +89,7 @@ export function printQueryReport(r) {
     ["24-h flame graph, repeated: median (min)", repeated(q.flame24h), ms(b.ms), times(x.flame24hRepeated), goalText, verdict(both(t.speedupRepeated, t.latencyRepeated))],
     ["24-h SelectSeries, 60 s step: first / median", `${ms(q.series24h.first.ms)} / ${ms(q.series24h.median)}`, ms(b.ms), times(x.series24hRepeated), "", ""],
     ["1-h flame graph: first / median", `${ms(q.flame1h.first.ms)} / ${ms(q.flame1h.median)}`, ms(b.hourMs), times(x.flame1hRepeated), "", ""],
+    ...exemplarRows(q, b),
     ["peak memory per invocation (24-h flame graph)", q.flame24h.first.stats ? `${mib(q.flame24h.first.stats.peakBytes)} MiB × ${q.flame24h.first.stats.invocations}` : "n/a", "", "", "", ""],
     ["peak workerd RSS during queries / Node RSS (baseline)", `${mib(r.rss.peakRss)} MiB`, `${mib(b.memory.peakRss)} MiB`, "", "", ""],
     ...(c
@@ -96,4 +100,14 @@ export function printQueryReport(r) {
       : []),
   ]));
   console.log(out.join("\n"));
+}
+
+/** SelectSeries with exemplars and the drill-down to the greatest one (absent from older runs' JSON). */
+function exemplarRows(q, b) {
+  if (!q.exemplars24h || !q.drillDown) return [];
+  const firstMedian = (x) => `${ms(x.first.ms)} / ${ms(x.median)}`;
+  return [
+    ["24-h SelectSeries with exemplars: first / median", firstMedian(q.exemplars24h), ms(b.ms), "", "", ""],
+    ["exemplar drill-down (one profile, 24-h range): first / median", firstMedian(q.drillDown), "", "", "", ""],
+  ];
 }

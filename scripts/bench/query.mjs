@@ -171,7 +171,14 @@ export async function runQuery(opts) {
       flame24h: await measureQuery(service, flamegraph("24-h flame graph", day, expected.day), repeats, signal),
       series24h: await measureQuery(service, series, repeats, signal),
       flame1h: await measureQuery(service, flamegraph("1-h flame graph", hour, expected.hour), repeats, signal),
+      exemplars24h: await measureQuery(
+        service,
+        { ...series, label: "24-h series with exemplars", body: { ...series.body, exemplarType: "EXEMPLAR_TYPE_INDIVIDUAL" } },
+        repeats,
+        signal,
+      ),
     };
+    queries.drillDown = await measureQuery(service, drillDown(queries.exemplars24h.answer, flamegraph("", day, 0n).body), repeats, signal);
   } finally {
     rss = sampler.stop();
   }
@@ -397,10 +404,11 @@ async function flushedScope(service, query, range, signal) {
 
 /**
  * One query: a first call, then `repeats` more; each answer's total must equal the inputs' sum.
- * Returns every call plus the median and minimum of the repeats.
+ * Returns every call plus the median and minimum of the repeats, and the last answer.
  */
 async function measureQuery(service, { label, method, body, totalOf, want }, repeats, signal) {
   const calls = [];
+  let answer;
   for (let k = 0; k <= repeats; k++) {
     const r = await rpc(service, method, body, signal);
     const got = totalOf(r.json);
@@ -412,9 +420,32 @@ async function measureQuery(service, { label, method, body, totalOf, want }, rep
     }
     calls.push({ ms: r.ms, serverMs: r.serverMs, stats: r.stats, total: String(got), gzippedTwice: r.gzippedTwice });
     console.log(`  ${label}: ${k === 0 ? "first" : `repeat ${k}`} ${r.ms.toFixed(0)} ms${r.stats ? `, ${r.stats.blocks} blocks, ${r.stats.invocations} invocations` : ""}`);
+    answer = r.json;
   }
   const rest = calls.slice(1).map((c) => c.ms);
-  return { method, first: calls[0], median: percentile(rest, 50), min: Math.min(...rest), calls };
+  return { method, first: calls[0], median: percentile(rest, 50), min: Math.min(...rest), calls, answer };
+}
+
+/**
+ * Grafana's exemplar drill-down: the flame graph of the day's greatest profile alone, named by the
+ * exemplar SelectSeries gave it, over the same 24-h range (the id's time confines the read).
+ */
+function drillDown(seriesJson, body) {
+  const exemplars = (seriesJson.series ?? []).flatMap((s) => (s.points ?? []).map((p) => p.exemplars?.[0]));
+  if (exemplars.length === 0 || exemplars.some((e) => !e?.profileId)) {
+    throw benchError(
+      `SelectSeries with EXEMPLAR_TYPE_INDIVIDUAL gave ${exemplars.filter((e) => e?.profileId).length} exemplars for ${exemplars.length} points; ` +
+        "every point must carry one. Reproduce with npm test (test/query-exemplars.test.ts)",
+    );
+  }
+  const top = exemplars.reduce((a, b) => (Number(b.value) > Number(a.value) ? b : a));
+  return {
+    label: "exemplar drill-down",
+    method: "SelectMergeStacktraces",
+    body: { ...body, profileIdSelector: [top.profileId] },
+    totalOf: (json) => BigInt(json.flamegraph?.total ?? "0"),
+    want: BigInt(top.value),
+  };
 }
 
 /** SelectSeries: the sum of every point of every series (all profiles lie inside the range). */
