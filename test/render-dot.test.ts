@@ -89,6 +89,13 @@ describe("toDot", () => {
     expect(g.legend).toContain("Dropped 2 nodes (cum <= 10)");
   });
 
+  it("draws a frame with an empty name like any other", () => {
+    const stacks = { "main;;leaf": 2, "main;other": 19 };
+    const g = parseDot(toDot(treeOf(stacks), opts)!);
+    expect(g).toEqual({ ...expectedGraph(new Map(Object.entries(stacks))), legend: g.legend });
+    expect(g.legend).toContain("Showing nodes accounting for 21, 100.00% of 21 total");
+  });
+
   it("draws nothing for an empty tree, and escapes names", () => {
     expect(toDot(new FrameTree(), opts)).toBeNull();
     const dot = toDot(treeOf({ 'say "hi"\\now': 3 }), opts)!;

@@ -87,11 +87,14 @@ function specOf(
 }
 
 /**
- * The profiles a `profile_id_selector` names, and the range narrowed to their times so the plan
- * reads only the blocks that can hold them; null when none can be in range (an empty answer).
+ * The profiles a `profile_id_selector` names and the range of their times, so the plan reads only
+ * the blocks that can hold them; null when none can be read (ids this server did not issue, or
+ * times past the lookback).
  */
-function selectedProfiles(ids: readonly string[], range: TimeRange): { ids: ProfileIdent[]; range: TimeRange } | null {
-  const parsedIds: ProfileIdent[] = [];
+function selectedProfiles(ctx: QueryContext, ids: readonly string[]): { ids: ProfileIdent[]; range: TimeRange } | null {
+  const picked: ProfileIdent[] = [];
+  let first = Infinity;
+  let last = -Infinity;
   for (const id of ids) {
     let p: ProfileIdent | null;
     try {
@@ -99,25 +102,31 @@ function selectedProfiles(ids: readonly string[], range: TimeRange): { ids: Prof
     } catch (err) {
       throw invalid(`profile_id_selector: ${(err as Error).message}; pass the ids of exemplars returned by SelectSeries`);
     }
-    if (p) parsedIds.push(p);
+    if (!p || p.timeMs <= 0) continue;
+    picked.push(p);
+    first = Math.min(first, p.timeMs);
+    last = Math.max(last, p.timeMs);
   }
-  const times = parsedIds.map((p) => p.timeMs);
-  const narrowed = { startMs: Math.max(range.startMs, Math.min(...times)), endMs: Math.min(range.endMs, Math.max(...times)) };
-  return parsedIds.length > 0 && narrowed.startMs <= narrowed.endMs ? { ids: parsedIds, range: narrowed } : null;
+  const range = picked.length > 0 ? resolveRange(first, last, ctx.config, ctx.nowMs) : null;
+  return range ? { ids: picked, range } : null;
 }
 
-/** Validates a selection; null when its range lies entirely outside the lookback (empty answer). */
-export function selectionSpec(ctx: QueryContext, sel: Selection): { spec: QuerySpec; type: ProfileTypeParts } | null {
+/**
+ * Validates a selection; null when nothing can match (a range entirely outside the lookback).
+ * `range` is the request's own range as resolved, null when it lies outside the lookback.
+ */
+export function selectionSpec(ctx: QueryContext, sel: Selection): { spec: QuerySpec; type: ProfileTypeParts; range: TimeRange | null } | null {
   const type = parsed(() => parseProfileTypeId(sel.profileTypeId));
   const matchers = parsed(() => parseSelector(sel.labelSelector));
   if ((sel.spans?.length ?? 0) > 0 && (sel.traces?.length ?? 0) > 0) {
     throw invalid("span_selector and trace_id_selector cannot be combined");
   }
   const range = resolveRange(sel.start, sel.end, ctx.config, ctx.nowMs);
-  if (!range) return null;
-  if ((sel.profileIds?.length ?? 0) === 0) return { spec: specOf(ctx, type.id, matchers, range, sel), type };
-  const picked = selectedProfiles(sel.profileIds!, range);
-  return picked ? { spec: specOf(ctx, type.id, matchers, picked.range, sel, picked.ids), type } : null;
+  if ((sel.profileIds?.length ?? 0) === 0) return range ? { spec: specOf(ctx, type.id, matchers, range, sel), type, range } : null;
+  // Ids carry their profiles' times, which the request's range need not hold: SelectSeries reads
+  // one step before its start, so the first point's exemplar may lie before the panel's range.
+  const picked = selectedProfiles(ctx, sel.profileIds!);
+  return picked ? { spec: specOf(ctx, type.id, matchers, picked.range, sel, picked.ids), type, range } : null;
 }
 
 /** Runs a task for every tenant of the context; partials of several tenants combine like any others. */
@@ -146,7 +155,7 @@ export async function mergeProfile(ctx: QueryContext, sel: Selection): Promise<{
   const type = parsed(() => parseProfileTypeId(sel.profileTypeId));
   if (!q) return { profile: null, type, range: null };
   const out = await run(ctx, q.spec, { kind: "profile" });
-  return { profile: combineProfiles(out.partials), type, range: { startMs: q.spec.startMs, endMs: q.spec.endMs } };
+  return { profile: combineProfiles(out.partials), type, range: q.range };
 }
 
 /** The bucketing common to SelectSeries and SelectHeatmap. */

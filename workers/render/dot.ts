@@ -37,8 +37,11 @@ export function toDot(tree: FrameTree, opts: DotOptions): string | null {
     if (onPath[nm]++ === 0) cum[nm] += totals[v];
   }, (v) => void onPath[c.name[v]]--);
 
+  // Every name a frame carries, "" included: the root shares that name's index but is never a frame.
+  const used = new Uint8Array(names);
+  for (let v = 1; v < n; v++) used[c.name[v]] = 1;
   const ranked: number[] = [];
-  for (let nm = 1; nm < names; nm++) if (cum[nm] !== 0 || flat[nm] !== 0) ranked.push(nm);
+  for (let nm = 0; nm < names; nm++) if (used[nm] === 1 && (cum[nm] !== 0 || flat[nm] !== 0)) ranked.push(nm);
   ranked.sort((a, b) => cum[b] - cum[a] || flat[b] - flat[a] || (c.names[a] < c.names[b] ? -1 : 1));
   const keptNames = ranked.slice(0, Math.max(1, opts.maxNodes));
   const dropped = ranked.slice(keptNames.length);

@@ -28,8 +28,8 @@ function seriesName(s: Series): string {
   return s.labels.length ? s.labels.map((l) => `${l.name}=${l.value}`).join(", ") : "total";
 }
 
-/** Pointer travel (px) between press and release beyond which a click is a drag, not a pick. */
-const CLICK_SLOP_PX = 3;
+/** Pointer travel (px) from which a press and release is a drag (zoom) rather than a click (pick). */
+const DRAG_MIN_PX = 2;
 
 export function TimeSeriesChart({ series, unit, start, end, height = 180, onSelectRange, onPickTime }: TimeSeriesChartProps) {
   const box = useRef<HTMLDivElement>(null);
@@ -78,7 +78,7 @@ export function TimeSeriesChart({ series, unit, start, end, height = 180, onSele
       hooks: {
         setSelect: [
           (u) => {
-            if (u.select.width < 2) return;
+            if (u.select.width < DRAG_MIN_PX) return;
             const from = u.posToVal(u.select.left, "x") * 1000;
             const until = u.posToVal(u.select.left + u.select.width, "x") * 1000;
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
@@ -92,7 +92,7 @@ export function TimeSeriesChart({ series, unit, start, end, height = 180, onSele
     plot.over.addEventListener("mousedown", (e) => (pressedAt = e.clientX));
     plot.over.addEventListener("click", (e) => {
       const idx = plot.cursor.idx;
-      if (Math.abs(e.clientX - pressedAt) > CLICK_SLOP_PX || idx === null || idx === undefined) return;
+      if (Math.abs(e.clientX - pressedAt) >= DRAG_MIN_PX || idx === null || idx === undefined) return;
       onPick.current?.(Math.round(data[0][idx] * 1000));
     });
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));
