@@ -155,7 +155,7 @@ function sumByNode(view: BlockView, spec: QuerySpec, matchers: readonly Matcher[
   const spans = allowedIds(view, spec.spans);
   const traces = allowedIds(view, spec.traces);
   const ids = spec.profileIds.length > 0 ? new ProfileIdSet(spec.profileIds) : null;
-  const hashOf = seriesHashes(view, spec.tenant);
+  const hashOf = ids ? seriesHashes(view, spec.tenant) : null;
   const values = new Float64Array(view.stacks!.nodeParent.length);
   let minTime = Infinity;
   let maxTime = -Infinity;
@@ -164,7 +164,7 @@ function sumByNode(view: BlockView, spec: QuerySpec, matchers: readonly Matcher[
     const t = profileTime[p];
     const s = profileSeries[p];
     if (sel[s] === 0 || t < spec.startMs || t > spec.endMs) continue;
-    if (ids && !(ids.hasTime(t) && ids.has(t, ...hashOf(s)))) continue;
+    if (ids && !(ids.hasTime(t) && ids.has(t, ...hashOf!(s)))) continue;
     stats.profiles++;
     for (let i = profileSampleStart[p]; i < profileSampleStart[p + 1]; i++) {
       if (spans && spans[samples.sampleSpan[i]] === 0) continue;

@@ -3,7 +3,7 @@
 // real stacks run to thousands of frames.
 
 import { ByteWriter, encodeUtf8 } from "../block/varint";
-import { FrameTree, type FrameTreeColumns } from "./tree";
+import { childLists, FrameTree, type FrameTreeColumns } from "./tree";
 
 export interface FlameGraphData {
   names: string[];
@@ -232,13 +232,7 @@ class Children {
   ) {
     const { names, parent, name } = cols;
     const n = parent.length;
-    // Children as one id list grouped by parent (CSR): list[start[p], start[p + 1]).
-    this.start = new Int32Array(n + 1);
-    for (let id = 1; id < n; id++) this.start[parent[id] + 1]++;
-    for (let p = 0; p < n; p++) this.start[p + 1] += this.start[p];
-    this.list = new Int32Array(n);
-    const next = this.start.slice(0, n);
-    for (let id = 1; id < n; id++) this.list[next[parent[id]]++] = id;
+    ({ start: this.start, list: this.list } = childLists(parent));
 
     const count = n - 1;
     this.cut = maxNodes > 0 && count > maxNodes ? key.slice(1, n).sort()[count - maxNodes] : -Infinity;

@@ -17,6 +17,18 @@ export interface FrameTreeColumns {
 const ROOT = 0;
 const INITIAL_CAPACITY = 64;
 
+/** Children of every node as one id list grouped by parent (CSR): node p's are `list[start[p] … start[p+1])`, in id order. */
+export function childLists(parent: Int32Array): { start: Int32Array; list: Int32Array } {
+  const n = parent.length;
+  const start = new Int32Array(n + 1);
+  for (let id = 1; id < n; id++) start[parent[id] + 1]++;
+  for (let p = 0; p < n; p++) start[p + 1] += start[p];
+  const next = start.slice(0, n);
+  const list = new Int32Array(Math.max(0, n - 1));
+  for (let id = 1; id < n; id++) list[next[parent[id]]++] = id;
+  return { start, list };
+}
+
 /** Slot of (parent, name) in a power-of-two hash table: multiplicative mix, then xor-shift. */
 function slotOf(parent: number, name: number, mask: number): number {
   let h = Math.imul(parent, 0x9e3779b1) ^ name;

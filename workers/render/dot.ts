@@ -3,10 +3,10 @@
 // cumulative value, one edge per caller → callee pair, the `maxNodes` functions of greatest
 // cumulative value kept. A kept function whose callers were dropped is joined to its nearest kept
 // caller by an edge, so the graph stays connected; as in pprof, an edge that carries any such
-// path is dotted (residual). Values are counted once per
-// stack, so recursion does not inflate a function's or an edge's cumulative value. Pure.
+// path is dotted (residual). Values are counted once per stack, so recursion does not inflate a
+// function's or an edge's cumulative value. Pure.
 
-import type { FrameTree } from "../query/tree";
+import { childLists, type FrameTree } from "../query/tree";
 
 export interface DotOptions {
   /** Functions to keep, greatest cumulative value first. */
@@ -52,14 +52,11 @@ export function toDot(tree: FrameTree, opts: DotOptions): string | null {
   // The nearest kept frame above each node (parents precede children), then one edge per pair of
   // kept functions, its value counted once per stack like `cum`.
   const nearest = new Int32Array(n).fill(-1);
-  for (let v = 1; v < n; v++) {
-    const p = c.parent[v];
-    nearest[v] = nodeOf[c.name[v]] !== 0 ? c.name[v] : nearest[p];
-  }
+  for (let v = 1; v < n; v++) nearest[v] = nodeOf[c.name[v]] !== 0 ? c.name[v] : nearest[c.parent[v]];
   const edges = new Map<number, { from: number; to: number; value: number; residual: boolean }>();
   const edgeOnPath = new Map<number, number>();
   const edgeKey = (v: number): number => nearest[c.parent[v]] * names + c.name[v];
-  const hasEdge = (v: number): boolean => nodeOf[c.name[v]] !== 0 && c.parent[v] !== 0 && nearest[c.parent[v]] !== -1;
+  const hasEdge = (v: number): boolean => nodeOf[c.name[v]] !== 0 && nearest[c.parent[v]] !== -1;
   walk(children, (v) => {
     if (!hasEdge(v)) return;
     const key = edgeKey(v);
@@ -82,14 +79,14 @@ export function toDot(tree: FrameTree, opts: DotOptions): string | null {
   if (dropped.length > 0) legend.push(`Dropped ${dropped.length} nodes (cum <= ${fmt(cum[dropped[0]])})`);
 
   const out = [`digraph ${quote(opts.title)} {`, `node [style=filled fillcolor="#f8f8f8"]`];
-  out.push(`subgraph cluster_L { "legend" [shape=box fontsize=16 label=${lines(legend, "\\l", true)} tooltip=${quote(opts.title)}] }`);
+  out.push(`subgraph cluster_L { "legend" [shape=box fontsize=16 label=${lines(legend, "\\l")} tooltip=${quote(opts.title)}] }`);
   for (const nm of keptNames) {
     const name = c.names[nm];
     const values = [`${fmt(flat[nm])} (${pct(flat[nm])})`];
     if (flat[nm] !== cum[nm]) values.push(`of ${fmt(cum[nm])} (${pct(cum[nm])})`);
     const heat = Math.min(1, Math.abs(cum[nm]) / total);
     const attrs = [
-      `label=${lines([...labelLines(name), ...values], "\\n", false)}`,
+      `label=${lines([...labelLines(name), ...values], "\\n")}`,
       `id="node${nodeOf[nm]}"`,
       `fontsize=${8 + Math.round((22 * Math.abs(flat[nm])) / maxFlat)}`,
       "shape=box",
@@ -116,18 +113,6 @@ export function toDot(tree: FrameTree, opts: DotOptions): string | null {
   }
   out.push("}");
   return `${out.join("\n")}\n`;
-}
-
-/** Children of every node as one flat list: node v's are `list[start[v] … start[v+1])`. */
-function childLists(parent: Int32Array): { start: Int32Array; list: Int32Array } {
-  const n = parent.length;
-  const start = new Int32Array(n + 1);
-  for (let v = 1; v < n; v++) start[parent[v] + 1]++;
-  for (let v = 0; v < n; v++) start[v + 1] += start[v];
-  const fill = start.slice(0, n);
-  const list = new Int32Array(Math.max(0, n - 1));
-  for (let v = 1; v < n; v++) list[fill[parent[v]]++] = v;
-  return { start, list };
 }
 
 /** Depth-first over every node but the root, without recursion (stacks can be thousands deep). */
@@ -171,9 +156,9 @@ function quote(s: string): string {
   return `"${escape(s)}"`;
 }
 
-/** Lines as one DOT label: `\n` centres them, `\l` left-aligns them (it then ends the last one too). */
-function lines(texts: readonly string[], separator: "\\n" | "\\l", trailing: boolean): string {
-  return `"${texts.map(escape).join(separator)}${trailing ? separator : ""}"`;
+/** Lines as one DOT label: `\n` centres them; `\l` left-aligns the line it ends, so it ends the last one too. */
+function lines(texts: readonly string[], separator: "\\n" | "\\l"): string {
+  return `"${texts.map(escape).join(separator)}${separator === "\\l" ? separator : ""}"`;
 }
 
 const DURATIONS: readonly [number, string][] = [
