@@ -20,6 +20,7 @@ import { dueAt } from "../workers/compact/plan";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
 import { FlushStats, type PushMeta } from "../workers/flush/stats";
+import { type BufferedGeneration, bufferedGeneration } from "../workers/flush/buffered";
 import { blockObjectKey } from "../workers/flush/keys";
 import { flushed, flushFailed, type MetricsDelta } from "../workers/ops/metrics";
 import { accumulatorFor } from "../workers/query/evaluate";
@@ -81,6 +82,13 @@ export class Ingester extends DurableObject<Env> {
   private failures = 0;
   /** When the compactor was last told to run (see wakeCompactor). */
   private compactorDueMs: number | null = null;
+  /**
+   * What each buffered generation will add to the catalog when it is flushed, computed as the
+   * flush computes it; null until summary() is first called after a start, when it is rebuilt
+   * from the buffer tables. Pushes keep it current from then on: until someone looks, a push pays
+   * nothing for it, and a services page view decodes nothing.
+   */
+  private summaries: Map<number, FlushStats> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -156,8 +164,23 @@ export class Ingester extends DurableObject<Env> {
     this.nextPush++;
     this.bufferedBytes += data.length;
     this.oldestMs ??= now;
+    this.summarize(this.state.active, data, meta);
     await this.armFlush();
     return true;
+  }
+
+  /** Adds a stored push to its generation's summary, once summary() has built them. */
+  private summarize(gen: number, data: Uint8Array, meta: PushMeta): void {
+    if (!this.summaries) return;
+    try {
+      let stats = this.summaries.get(gen);
+      if (!stats) this.summaries.set(gen, (stats = new FlushStats()));
+      stats.addPush(builderOfPush(data), meta);
+    } catch (err) {
+      // The push is durable already and must be acknowledged; the next summary() rebuilds from the tables.
+      console.warn(`ingester ${this.describe()}: could not summarize a push:`, err);
+      this.summaries = null;
+    }
   }
 
   /**
@@ -227,6 +250,7 @@ export class Ingester extends DurableObject<Env> {
     const gen = s.frozen;
     const result = s.identity ? await this.writeBlock(s.identity, gen, s.frozenAt ?? Date.now()) : null;
     this.sql.exec(`DROP TABLE IF EXISTS ${table(gen)}`);
+    this.summaries?.delete(gen);
     s.frozen = null;
     s.frozenAt = null;
     this.saveState();
@@ -346,33 +370,68 @@ export class Ingester extends DurableObject<Env> {
    */
   async query(spec: QuerySpec, task: Task): Promise<PartialResult & { covered: string | null }> {
     const acc = accumulatorFor(task, spec);
-    const { frozen, active } = this.state;
+    const { frozen } = this.state;
     // One synchronous read of both generations, each push evaluated as it is read: a flush cannot
     // drop a table half-way through it, and only one push is held at a time.
-    const add = (parts: Uint8Array[]) => {
-      const bytes = concatBytes(parts);
+    const add = (bytes: Uint8Array) => {
       const view = viewOfPush(bytes, acc.depth);
       acc.add(view);
       acc.stats.pushes++;
       acc.stats.peakBytes = Math.max(acc.stats.peakBytes, bytes.length + view.memoryBytes + acc.memoryBytes());
     };
-    for (const gen of frozen === null ? [active] : [frozen, active]) {
-      let current = -1;
-      let parts: Uint8Array[] = [];
-      const rows = this.sql.exec<{ push: number; data: ArrayBuffer }>(`SELECT push, data FROM ${table(gen)} ORDER BY push, part`);
-      for (const row of rows) {
-        if (row.push !== current && parts.length > 0) {
-          add(parts);
-          parts = [];
-        }
-        current = row.push;
-        parts.push(new Uint8Array(row.data));
-      }
-      if (parts.length > 0) add(parts);
-    }
+    for (const gen of this.generations()) this.eachPush(gen, false, add);
     const covered = frozen === null ? null : this.blockId(frozen);
     acc.stats.invocations = 1;
     return { partial: acc.result(), stats: acc.stats, covered };
+  }
+
+  /**
+   * What the buffered generations (a frozen one first) will add to the catalog, each with the id
+   * of the block it becomes: a reader of the catalog counts a generation only while that block is
+   * not committed, so one being flushed meanwhile is counted once (as query() does with `covered`).
+   */
+  async summary(): Promise<BufferedGeneration[]> {
+    if (!this.summaries) {
+      // One synchronous pass over the tables: no push or flush can interleave with the rebuild.
+      const summaries = new Map<number, FlushStats>();
+      for (const gen of this.generations()) {
+        const stats = new FlushStats();
+        this.eachPush(gen, true, (bytes, meta) => stats.addPush(builderOfPush(bytes), JSON.parse(meta!) as PushMeta));
+        summaries.set(gen, stats);
+      }
+      this.summaries = summaries;
+    }
+    const out: BufferedGeneration[] = [];
+    for (const gen of this.generations()) {
+      const stats = this.summaries.get(gen);
+      if (stats && stats.profiles > 0) out.push(bufferedGeneration(this.blockId(gen), stats));
+    }
+    return out;
+  }
+
+  private generations(): number[] {
+    const { frozen, active } = this.state;
+    return frozen === null ? [active] : [frozen, active];
+  }
+
+  /** Calls `fn` with each push of generation `gen` in order, its parts joined, one push held at a time. */
+  private eachPush(gen: number, withMeta: boolean, fn: (bytes: Uint8Array, meta: string | null) => void): void {
+    let current = -1;
+    let meta: string | null = null;
+    let parts: Uint8Array[] = [];
+    const rows = this.sql.exec<{ push: number; part: number; meta: string | null; data: ArrayBuffer }>(
+      `SELECT push, part, ${withMeta ? "meta" : "NULL AS meta"}, data FROM ${table(gen)} ORDER BY push, part`,
+    );
+    for (const row of rows) {
+      if (row.push !== current && parts.length > 0) {
+        fn(concatBytes(parts), meta);
+        parts = [];
+      }
+      current = row.push;
+      if (row.part === 0) meta = row.meta;
+      parts.push(new Uint8Array(row.data));
+    }
+    if (parts.length > 0) fn(concatBytes(parts), meta);
   }
 
   /** Counts of what is buffered and not yet flushed (for tests and operations). */

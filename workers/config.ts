@@ -111,6 +111,12 @@ export interface Config {
   MAX_QUERY_CONCURRENCY: number;
   /** Origins allowed to call the API from a browser (the dashboard on Pages): `*` or a comma list. */
   CORS_ALLOWED_ORIGINS: string;
+  /**
+   * Ingesters a services page view asks for what they hold unflushed (one Durable Object call
+   * each, in parallel): those of never-flushed services first, then the most recently flushed.
+   * The others show their flushed figures, at most FLUSH_MAX_AGE_MS old. 0 = ask all.
+   */
+  SERVICES_MAX_INGESTER_CALLS: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -151,6 +157,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   MAX_SERIES_PER_SERVICE: 0,
   MAX_QUERY_CONCURRENCY: 0,
   CORS_ALLOWED_ORIGINS: "*",
+  SERVICES_MAX_INGESTER_CALLS: 64,
 });
 
 /** Reads overrides from the environment (wrangler vars are strings; tests may pass numbers). */

@@ -138,7 +138,7 @@ router
   .get("/pyroscope/render-diff", guarded("read", (req, env, p, config) => handleLegacy("render-diff", req, env, config, p.tenants), "render-diff"))
   .get("/pyroscope/label-values", guarded("read", (req, env, p, config) => handleLegacy("label-values", req, env, config, p.tenants), "label-values"))
   .get("/pyroscope/labels", guarded("read", (req, env, p, config) => handleLegacy("labels", req, env, config, p.tenants), "labels"))
-  .get("/api/services", guarded("read", (_req, env, p) => handleServices(env, p.tenants, Date.now()), "services"))
+  .get("/api/services", guarded("read", (_req, env, p, config) => handleServices(env, config, p.tenants, Date.now()), "services"))
   .get(
     "/metrics",
     guarded("read", async (_req, env, p) => {

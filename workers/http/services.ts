@@ -1,74 +1,74 @@
-// GET /api/services: the dashboard's start page — every service of the caller's tenants from the
-// D1 catalog, without reading any profile: profile types, spy names and SDKs, first and last seen,
-// totals, and the ingested bytes per hour over the last day (a sparkline). Services whose first
-// flush is still pending come from the ingester registry, with empty statistics.
+// GET /api/services, the dashboard's start page: every service of the caller's tenants with its
+// profile types, spy names and SDKs, first and last seen, totals and the bytes ingested per hour
+// over the last day (a sparkline), without reading any profile. Flushed figures come from the D1
+// catalog; what is not flushed yet comes from each ingester's in-memory summary of its buffer, so
+// a service shows its types and counts as soon as its first push is acknowledged.
 
 import { and, eq, gte, inArray } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import { ingesters, labelStats, services } from "../catalog/schema";
+import { compactedBlocks, blocks, ingesters, labelStats, services } from "../catalog/schema";
+import { type IngesterAnswer, ingestersToAsk, lastDayHours, mergeServices } from "../catalog/services";
+import { D1_MAX_PARAMS } from "../catalog/write";
+import type { Config } from "../config";
 import type { Env } from "../env";
+import { ingesterName } from "../route/shard";
 
-const HOUR_MS = 3_600_000;
-
-export interface ServiceSummary {
-  tenant: string;
-  service: string;
-  profileTypes: string[];
-  spyNames: string[];
-  sdkVersions: string[];
-  firstSeen: number | null;
-  lastSeen: number | null;
-  profiles: number;
-  ingestedBytes: number;
-  /** Start of each of the last 24 hours (unix ms) and the bytes ingested in it. */
-  lastDay: { hours: number[]; bytes: number[] };
-}
-
-export async function handleServices(env: Env, tenants: string[], nowMs: number): Promise<Response> {
+export async function handleServices(env: Env, config: Config, tenants: string[], nowMs: number): Promise<Response> {
   const db = drizzle(env.DB);
-  const firstHour = Math.floor(nowMs / HOUR_MS) * HOUR_MS - 23 * HOUR_MS;
-  const hours = Array.from({ length: 24 }, (_, i) => firstHour + i * HOUR_MS);
-  const [rows, registered, perHour] = await Promise.all([
-    db.select().from(services).where(inArray(services.tenant, tenants)).all(),
-    db.selectDistinct({ tenant: ingesters.tenant, service: ingesters.service }).from(ingesters).where(inArray(ingesters.tenant, tenants)).all(),
+  const hours = lastDayHours(nowMs);
+  const registered = await db
+    .select({ tenant: ingesters.tenant, service: ingesters.service, shard: ingesters.shard, createdAt: ingesters.createdAt, lastSeen: services.lastSeen })
+    .from(ingesters)
+    .leftJoin(services, and(eq(services.tenant, ingesters.tenant), eq(services.service, ingesters.service)))
+    .where(inArray(ingesters.tenant, tenants))
+    .all();
+
+  // The ingesters answer before the catalog is read (as in a query): a flush committing in
+  // between is then in the catalog, and its generation is recognised by its block id.
+  const asked = ingestersToAsk(registered, config.SERVICES_MAX_INGESTER_CALLS);
+  const settled = await Promise.allSettled(
+    asked.map((r) => env.INGESTER.get(env.INGESTER.idFromName(ingesterName(r.tenant, r.service, r.shard))).summary()),
+  );
+  const answers: IngesterAnswer[] = asked.map((r, i) => {
+    const s = settled[i];
+    if (s.status === "rejected") console.warn(`services: ingester ${ingesterName(r.tenant, r.service, r.shard)} did not answer:`, s.reason);
+    return { tenant: r.tenant, service: r.service, generations: s.status === "fulfilled" ? s.value : null };
+  });
+  const blockIds = answers.flatMap((a) => a.generations?.map((g) => g.blockId) ?? []);
+
+  // One batch is one transaction: the figures and the commit checks see the same catalog.
+  const idChunks: string[][] = [];
+  for (let i = 0; i < blockIds.length; i += D1_MAX_PARAMS) idChunks.push(blockIds.slice(i, i + D1_MAX_PARAMS));
+  const committedQueries = idChunks.flatMap((ids) => [
+    db.select({ id: blocks.id }).from(blocks).where(inArray(blocks.id, ids)),
+    db.select({ id: compactedBlocks.id }).from(compactedBlocks).where(inArray(compactedBlocks.id, ids)),
+  ]);
+  const [flushedRows, hourly, ...committedRows] = (await db.batch([
+    db.select().from(services).where(inArray(services.tenant, tenants)),
     db
       .select({ tenant: labelStats.tenant, service: labelStats.service, hour: labelStats.hour, bytes: labelStats.bytes })
       .from(labelStats)
-      .where(and(inArray(labelStats.tenant, tenants), eq(labelStats.name, "service_name"), gte(labelStats.hour, firstHour)))
-      .all(),
-  ]);
-  const out = new Map<string, ServiceSummary>();
-  const key = (tenant: string, service: string) => `${tenant}\u0000${service}`;
-  const empty = (tenant: string, service: string): ServiceSummary => ({
-    tenant,
-    service,
-    profileTypes: [],
-    spyNames: [],
-    sdkVersions: [],
-    firstSeen: null,
-    lastSeen: null,
-    profiles: 0,
-    ingestedBytes: 0,
-    lastDay: { hours, bytes: hours.map(() => 0) },
-  });
-  for (const r of registered) out.set(key(r.tenant, r.service), empty(r.tenant, r.service));
-  for (const r of rows) {
-    out.set(key(r.tenant, r.service), {
-      ...empty(r.tenant, r.service),
+      .where(and(inArray(labelStats.tenant, tenants), eq(labelStats.name, "service_name"), gte(labelStats.hour, hours[0]))),
+    ...committedQueries,
+  ] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as [
+    (typeof services.$inferSelect)[],
+    { tenant: string; service: string; hour: number; bytes: number }[],
+    ...{ id: string }[][],
+  ];
+
+  const list = mergeServices({
+    hours,
+    flushed: flushedRows.map((r) => ({
+      ...r,
       profileTypes: JSON.parse(r.profileTypes) as string[],
       spyNames: JSON.parse(r.spyNames) as string[],
       sdkVersions: JSON.parse(r.sdkVersions) as string[],
-      firstSeen: r.firstSeen,
-      lastSeen: r.lastSeen,
-      profiles: r.profiles,
-      ingestedBytes: r.ingestedBytes,
-    });
-  }
-  for (const h of perHour) {
-    const s = out.get(key(h.tenant, h.service));
-    const i = (h.hour - firstHour) / HOUR_MS;
-    if (s && i >= 0 && i < 24) s.lastDay.bytes[i] += h.bytes;
-  }
-  const list = [...out.values()].sort((a, b) => (b.lastSeen ?? 0) - (a.lastSeen ?? 0) || a.service.localeCompare(b.service));
-  return Response.json({ services: list });
+    })),
+    hourly,
+    registered,
+    answers,
+    committed: new Set(committedRows.flat().map((r) => r.id)),
+  });
+  return Response.json({ services: list, ingesters: { registered: registered.length, asked: asked.length, answered: answers.filter((a) => a.generations).length } });
 }
