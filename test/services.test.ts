@@ -6,6 +6,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Profile } from "pprof-format";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../workers/config";
+import { handleServices } from "../workers/http/services";
 import { ingesterName } from "../workers/route/shard";
 import { pprofFacts } from "./setup/manifest";
 import { rpcJson } from "./setup/query";
@@ -43,17 +45,17 @@ async function list(org?: string): Promise<Summary[]> {
   return ((await res.json()) as { services: Summary[] }).services;
 }
 
-async function find(service: string): Promise<Summary> {
-  const s = (await list()).find((x) => x.service === service);
+async function find(service: string, org?: string): Promise<Summary> {
+  const s = (await list(org)).find((x) => x.service === service);
   expect(s, `${service} in /api/services`).toBeDefined();
   return s!;
 }
 
-const stubFor = (service: string) => env.INGESTER.get(env.INGESTER.idFromName(ingesterName("anonymous", service, 0)));
+const stubFor = (service: string, tenant = "anonymous") => env.INGESTER.get(env.INGESTER.idFromName(ingesterName(tenant, service, 0)));
 
 /** Keeps the ingester of `service` from flushing on its own: the test flushes when it means to. */
-async function stopAlarm(service: string): Promise<void> {
-  await runInDurableObject(stubFor(service), (_i, state) => state.storage.deleteAlarm());
+async function stopAlarm(service: string, tenant?: string): Promise<void> {
+  await runInDurableObject(stubFor(service, tenant), (_i, state) => state.storage.deleteAlarm());
 }
 
 /** The catalog's own row (flushed figures only). */
@@ -187,6 +189,27 @@ describe("GET /api/services", () => {
     expect(await find("ryw-uncommitted")).toEqual(buffered);
     await flushAll();
     expect(figures(await find("ryw-uncommitted"))).toEqual(figures(buffered));
+  });
+
+  it("asks at most SERVICES_MAX_INGESTER_CALLS ingesters, those of never-flushed services first", async () => {
+    const tenant = "ryw-bound";
+    const old = expectedOf(await upload("ryw-old", "pprof/cpu.pb.gz", "gospy", tenant));
+    await flushAll();
+    await upload("ryw-old", "pprof/cpu.pb.gz", "gospy", tenant);
+    const fresh = expectedOf(await upload("ryw-new", "pprof/heap-js.pprof", "nodespy", tenant));
+    for (const s of ["ryw-old", "ryw-new"]) await stopAlarm(s, tenant);
+    const config = { ...loadConfig(env), SERVICES_MAX_INGESTER_CALLS: 1 };
+    const res = await handleServices(env, config, [tenant], Date.now());
+    const body = (await res.json()) as { services: Summary[]; ingesters: unknown };
+    expect(body.ingesters).toEqual({ registered: 2, asked: 1, answered: 1 });
+    const by = new Map(body.services.map((s) => [s.service, s]));
+    expect(by.get("ryw-new")!.profiles).toBe(fresh.profiles);
+    expect(by.get("ryw-new")!.profileTypes.every((t) => t.startsWith("memory:"))).toBe(true);
+    expect(by.get("ryw-new")!.buffered.complete).toBe(true);
+    // Its second push is not counted until it flushes, and the page is told so.
+    expect(by.get("ryw-old")!.profiles).toBe(old.profiles);
+    expect(by.get("ryw-old")!.buffered).toEqual({ profiles: 0, ingestedBytes: 0, complete: false });
+    expect((await find("ryw-old", tenant)).profiles).toBe(2 * old.profiles);
   });
 
   it("keeps tenants apart and merges several services' figures", async () => {
