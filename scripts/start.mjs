@@ -9,7 +9,10 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-const args = process.argv.slice(2);
+// --skip-build: serve the dashboard already in web/dist (a second stack beside a running one must
+// not rebuild the folder the first one serves from).
+const skipBuild = process.argv.includes("--skip-build");
+const args = process.argv.slice(2).filter((a) => a !== "--skip-build");
 
 const persistAt = args.indexOf("--persist-to");
 const persistArgs = persistAt >= 0 ? ["--persist-to", args[persistAt + 1]] : [];
@@ -31,14 +34,16 @@ const setVars = new Set(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.spl
 const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0", MAX_SERIES_PER_TENANT: "0" };
 const extra = Object.entries(localDefaults).flatMap(([k, v]) => (setVars.has(k) ? [] : ["--var", `${k}:${v}`]));
 
-console.log("Building the dashboard (web/ → web/dist)...");
-const build = spawnSync(process.execPath, [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "web", "--logLevel", "warn"], {
-  cwd: root,
-  stdio: ["ignore", "inherit", "inherit"],
-});
-if (build.status !== 0) {
-  console.error("The dashboard build failed; fix the error above and retry.");
-  process.exit(build.status ?? 1);
+if (!skipBuild) {
+  console.log("Building the dashboard (web/ → web/dist)...");
+  const build = spawnSync(process.execPath, [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "web", "--logLevel", "warn"], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (build.status !== 0) {
+    console.error("The dashboard build failed; fix the error above and retry.");
+    process.exit(build.status ?? 1);
+  }
 }
 
 const port = args.includes("--port") ? args[args.indexOf("--port") + 1] : "4040";

@@ -1,4 +1,5 @@
-// GET /api/services: the tenant's services from the D1 catalog (workers/http/services.ts).
+// GET /api/services: the tenant's services, flushed figures from the D1 catalog plus what their
+// ingesters hold unflushed (workers/http/services.ts).
 
 import { getJson } from "./client";
 
@@ -8,13 +9,19 @@ export interface ServiceSummary {
   profileTypes: string[];
   spyNames: string[];
   sdkVersions: string[];
-  /** Unix ms, null until the first flush. */
+  /** Unix ms (profile times), null while no profile of it is known. */
   firstSeen: number | null;
   lastSeen: number | null;
   profiles: number;
   ingestedBytes: number;
   /** Start of each of the last 24 hours (unix ms) and the bytes ingested in it. */
   lastDay: { hours: number[]; bytes: number[] };
+  /**
+   * The part of the figures its ingesters hold unflushed; `complete` is false when some ingester
+   * was not asked (the server bounds how many one view asks), whose pushes since its last flush
+   * are then missing.
+   */
+  buffered: { profiles: number; ingestedBytes: number; complete: boolean };
 }
 
 export async function listServices(signal?: AbortSignal): Promise<ServiceSummary[]> {
@@ -27,6 +34,10 @@ export async function listServices(signal?: AbortSignal): Promise<ServiceSummary
     profiles: Number(s.profiles),
     ingestedBytes: Number(s.ingestedBytes),
     lastDay: { hours: s.lastDay.hours.map(Number), bytes: s.lastDay.bytes.map(Number) },
+    // Servers before read-your-writes sent no buffered part: all of it was flushed.
+    buffered: s.buffered
+      ? { profiles: Number(s.buffered.profiles), ingestedBytes: Number(s.buffered.ingestedBytes), complete: s.buffered.complete }
+      : { profiles: 0, ingestedBytes: 0, complete: true },
   }));
 }
 

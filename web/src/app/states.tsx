@@ -27,12 +27,13 @@ export function ErrorState({ error, what }: { error: Error; what: string }) {
 }
 
 /**
- * While a view fills in a missing service or type from the catalog; a service whose first
- * profiles are not flushed yet has no type to fill in, which is worth saying.
+ * While a view fills in a missing service or type from the catalog; a service with no type known
+ * (nothing pushed to it, or its ingester not asked by a services list bounded in ingesters) has
+ * none to fill in, which is worth saying.
  */
 export function NoTypeYet({ service, types }: { service: string; types: ReadonlyMap<string, readonly string[]> }) {
   if (service && (types.get(service) ?? []).length === 0) {
-    return <Empty>No profile types known for {service} yet: its first profiles may still be on their way to storage. Refresh in a few seconds.</Empty>;
+    return <Empty>No profile types known for {service} yet: no profile of it is stored, or its latest pushes are not counted yet. Refresh in a few seconds.</Empty>;
   }
   return <Loading what="profile types" />;
 }

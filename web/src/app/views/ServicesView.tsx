@@ -1,5 +1,6 @@
-// The start page: every service of the tenant from the catalog, with its profile types, when it was
-// last seen, what it ingested over the last day (total and per hour) and a way into Explore.
+// The start page: every service of the tenant, with its profile types, when it was last seen, what
+// it ingested over the last day (total and per hour) and a way into Explore. The figures include
+// what the ingesters have not flushed yet, so a service appears with its first push.
 
 import { preferredProfileType, profileTypeLabel } from "../../api/profile-type";
 import { listServices, type ServiceSummary } from "../../api/services";
@@ -79,7 +80,7 @@ function ServicesTable({ services, showTenant }: { services: readonly ServiceSum
             {showTenant && <td>{s.tenant}</td>}
             <td>
               <div class="types">
-                {s.profileTypes.length === 0 && <span class="muted">pending first flush</span>}
+                {s.profileTypes.length === 0 && <span class="muted">{s.buffered.complete ? "none yet" : "pending first flush"}</span>}
                 {s.profileTypes.map((t) => (
                   <a key={t} class="tag" href={exploreHref({ service: s.service, type: t })} title={t}>
                     {profileTypeLabel(t)}
@@ -93,11 +94,23 @@ function ServicesTable({ services, showTenant }: { services: readonly ServiceSum
             <td>
               <Sparkline hours={s.lastDay.hours} bytes={s.lastDay.bytes} />
             </td>
-            <td class="num">{formatCount(s.profiles)}</td>
-            <td class="num">{formatBytes(s.ingestedBytes)}</td>
+            <td class="num" title={bufferedNote(s)} data-testid="service-profiles" data-profiles={s.profiles} data-buffered={s.buffered.profiles}>
+              {formatCount(s.profiles)}
+            </td>
+            <td class="num" title={bufferedNote(s)}>
+              {formatBytes(s.ingestedBytes)}
+            </td>
           </tr>
         ))}
       </tbody>
     </table>
   );
+}
+
+/** Says how much of a row's figures is not flushed yet, and when some of it may be missing. */
+function bufferedNote(s: ServiceSummary): string | undefined {
+  const notes = [];
+  if (s.buffered.profiles > 0) notes.push(`${formatCount(s.buffered.profiles)} profiles (${formatBytes(s.buffered.ingestedBytes)}) not flushed yet`);
+  if (!s.buffered.complete) notes.push("pushes since the last flush may be missing: not every ingester was asked");
+  return notes.length > 0 ? notes.join("; ") : undefined;
 }
