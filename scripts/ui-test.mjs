@@ -54,8 +54,8 @@ async function main() {
     const port = await freePort();
     const stack = await startStack({
       name: "local stack",
-      // Flush within seconds rather than 15 s: the services page and the profile type pickers
-      // read the catalog, which learns of a service at its first flush.
+      // Flush within seconds rather than 15 s, so that the tests read flushed blocks and catalog
+      // rows too (test/ui/unflushed.test.mjs starts a stack of its own that does not flush).
       args: serviceArgs(port, path.join(tmpDir, "state"), ["FLUSH_MAX_AGE_MS:2000"]),
       port,
       logFile: path.join(ARTIFACTS, "stack.log"),
