@@ -19,8 +19,8 @@ import { commitFlush, isCommitted, registerIngester } from "../workers/catalog/w
 import { dueAt } from "../workers/compact/plan";
 import { type Config, loadConfig } from "../workers/config";
 import type { Env } from "../workers/env";
-import { FlushStats, type PushMeta } from "../workers/flush/stats";
 import { type BufferedGeneration, bufferedGeneration } from "../workers/flush/buffered";
+import { FlushStats, type PushMeta } from "../workers/flush/stats";
 import { blockObjectKey } from "../workers/flush/keys";
 import { flushed, flushFailed, type MetricsDelta } from "../workers/ops/metrics";
 import { accumulatorFor } from "../workers/query/evaluate";

@@ -7,7 +7,7 @@
 import { and, eq, gte, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import { compactedBlocks, blocks, ingesters, labelStats, services } from "../catalog/schema";
+import { blocks, compactedBlocks, ingesters, labelStats, services } from "../catalog/schema";
 import { type IngesterAnswer, ingestersToAsk, lastDayHours, mergeServices } from "../catalog/services";
 import { D1_MAX_PARAMS } from "../catalog/write";
 import type { Config } from "../config";
