@@ -15,6 +15,7 @@ import { buildTimeline, calcPointIntervalSec, flamebearerMetadata, type Flamebea
 import { errorResponse } from "./errors";
 
 const HOUR_MS = 3_600_000;
+const PROFILE_TYPE_LABEL = "__profile_type__";
 
 /** Connect code → HTTP status (spec §4.4), for errors of the shared query operations. */
 const STATUS_BY_CODE: Partial<Record<Code, number>> = {
@@ -48,8 +49,10 @@ export async function handleLegacy(
         return Response.json(await renderDiff(ctx, params));
       case "label-values":
         return Response.json(await labelValues(ctx, params));
-      case "labels":
-        return Response.json(await api.labelNames(ctx, [], ctx.nowMs - HOUR_MS, ctx.nowMs, false));
+      case "labels": {
+        const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+        return Response.json(await api.labelNames(ctx, labelSelectors(params), start, end, false));
+      }
     }
   } catch (err) {
     if (err instanceof ConnectError) return errorResponse(STATUS_BY_CODE[err.code] ?? 500, err.rawMessage);
@@ -145,10 +148,27 @@ async function renderDiff(ctx: api.QueryContext, params: URLSearchParams): Promi
   };
 }
 
-/** `label=__name__` lists profile type ids; any other label its values, over the last hour. */
+/**
+ * `label=__name__` lists profile type ids; any other label its values. Both, like /labels, over
+ * the series that match `query` and have profiles between `from` and `until` (OG Pyroscope's
+ * parameters, read as render reads them: the last hour by default).
+ */
 async function labelValues(ctx: api.QueryContext, params: URLSearchParams): Promise<string[]> {
   const label = params.get("label");
   if (!label) throw badRequest("label parameter is required");
-  if (label === "__name__") return (await api.profileTypes(ctx, 0, 0)).map((t) => t.id);
-  return api.labelValues(ctx, label, [], ctx.nowMs - HOUR_MS, ctx.nowMs);
+  const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+  // A series' profile type id is its stored __profile_type__ label.
+  return api.labelValues(ctx, label === "__name__" ? PROFILE_TYPE_LABEL : label, labelSelectors(params), start, end);
+}
+
+/**
+ * `query` as label selectors: render's `<profile type>{matchers}`, narrowed to that type, or a bare
+ * `{matchers}` over every type; absent or empty, every series.
+ */
+function labelSelectors(params: URLSearchParams): string[] {
+  const query = params.get("query")?.trim();
+  if (!query) return [];
+  if (query.startsWith("{")) return [query];
+  const { profileTypeId, labelSelector } = splitQuery(query, "query");
+  return [`{${PROFILE_TYPE_LABEL}=${JSON.stringify(profileTypeId)}}`, labelSelector];
 }
