@@ -1,7 +1,9 @@
 // The legacy Pyroscope query API (spec API.md §5): /pyroscope/render, /render-diff,
-// /label-values and /labels, as plain GET requests answered with flamebearer JSON. Used by
-// Perses, older Grafana plugins and scripts; built on the same operations as querier.v1.
+// /label-values and /labels, as plain GET requests answered with flamebearer JSON (render also
+// with DOT text or a pprof file). Used by Perses, older Grafana plugins and scripts; built on the
+// same operations as querier.v1.
 
+import { toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "../config";
 import type { Env } from "../env";
@@ -12,7 +14,9 @@ import { resolveMaxNodes } from "../query/limits";
 import { parseProfileTypeId, parseQuery, SelectorError } from "../query/selector";
 import { toDot } from "../render/dot";
 import { buildTimeline, calcPointIntervalSec, flamebearerMetadata, type FlamebearerProfile, type Timeline } from "../render/legacy";
+import { ProfileSchema } from "../gen/google/v1/profile_pb";
 import { errorResponse } from "./errors";
+import { mergeProfile } from "./querier";
 
 const HOUR_MS = 3_600_000;
 const PROFILE_TYPE_LABEL = "__profile_type__";
@@ -44,6 +48,7 @@ export async function handleLegacy(
     switch (route) {
       case "render":
         if (params.get("format") === "dot") return new Response(await renderDot(ctx, params), { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+        if (params.get("format") === "pprof") return await renderPprof(ctx, params);
         return Response.json(await render(ctx, params));
       case "render-diff":
         return Response.json(await renderDiff(ctx, params));
@@ -96,6 +101,21 @@ async function renderDot(ctx: api.QueryContext, params: URLSearchParams): Promis
   const { tree } = await api.mergeTree(ctx, { profileTypeId, labelSelector, ...timeRange(params, "from", "until", ctx.nowMs) });
   const type = parseProfileTypeId(profileTypeId);
   return toDot(tree, { maxNodes, unit: type.sampleUnit, title: type.id }) ?? "";
+}
+
+/**
+ * `format=pprof` (an extension: Pyroscope's render has none): SelectMergeProfile's whole merged
+ * profile as a gzipped pprof file, the form `go tool pprof` reads, for clients without a protobuf
+ * encoder (a Connect JSON request gets the profile as JSON).
+ */
+async function renderPprof(ctx: api.QueryContext, params: URLSearchParams): Promise<Response> {
+  const { profileTypeId, labelSelector } = splitQuery(params.get("query"), "query");
+  const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+  const profile = await mergeProfile(ctx, { profileTypeID: profileTypeId, labelSelector, start: BigInt(start), end: BigInt(end) }, 0);
+  const gzipped = new Blob([toBinary(ProfileSchema, profile)]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Response(gzipped, {
+    headers: { "Content-Type": "application/octet-stream", "Content-Disposition": 'attachment; filename="profile.pb.gz"' },
+  });
 }
 
 async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<FlamebearerProfile> {
