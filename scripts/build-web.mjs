@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the dashboard (web/ → web/dist, the Worker's static assets) unless web/dist already holds
 // the build of the current sources. wrangler.toml's [build] runs it before every `wrangler deploy`
-// (dry runs too) and `wrangler dev`, so a fresh clone deploys without a prior build; `npm start`
-// and `npm test` run it as well and skip the vite build when nothing changed.
+// (dry runs too) and `wrangler dev` (so `npm start`), so a fresh clone deploys without a prior
+// build; vitest.config.ts runs it because the test pool needs the assets directory. Each skips the
+// vite build when nothing changed.
 // `--force` builds regardless (`npm run build:web`).
 //
 // Freshness: a SHA-256 of every file under web/ (except web/dist) and of package-lock.json (the
