@@ -21,7 +21,7 @@ const CONNECT_COMPRESS_MIN_BYTES = 1024;
 interface Client {
   what: string;
   headers: Record<string, string>;
-  cf?: { clientAcceptEncoding: string };
+  cf?: { clientAcceptEncoding?: string; country?: string };
   gzip: boolean;
 }
 
@@ -34,6 +34,7 @@ const CLIENTS: Client[] = [
   { what: "curl behind the edge", headers: { "Accept-Encoding": "br, gzip" }, cf: { clientAcceptEncoding: "" }, gzip: false },
   { what: "curl --compressed behind the edge", headers: { "Accept-Encoding": "br, gzip" }, cf: { clientAcceptEncoding: "deflate, gzip, br, zstd" }, gzip: true },
   { what: "q=0 behind the edge", headers: { "Accept-Encoding": "br, gzip" }, cf: { clientAcceptEncoding: "gzip;q=0" }, gzip: false },
+  { what: "behind the edge, client's header not reported", headers: { "Accept-Encoding": "br, gzip" }, cf: { country: "PT" }, gzip: false },
 ];
 
 describe("response compression follows the client's Accept-Encoding", () => {

@@ -4,10 +4,15 @@
 // as it is, so it may be compressed only for a client that asked: curl without --compressed, and
 // scripts reading the bytes, get identity.
 
-/** The Accept-Encoding the client sent: `cf.clientAcceptEncoding` behind the edge, else the header. */
+/**
+ * The Accept-Encoding the client sent: behind the edge (a request with `cf`), `cf.clientAcceptEncoding`,
+ * its absence meaning none (the header is the edge's then, and gzip for a client that cannot read it
+ * breaks the client, while identity only costs bytes); without `cf` (a direct call), the header.
+ */
 export function clientAcceptEncoding(request: Request): string | null {
-  const fromEdge = (request.cf as { clientAcceptEncoding?: unknown } | undefined)?.clientAcceptEncoding;
-  return typeof fromEdge === "string" ? fromEdge : request.headers.get("Accept-Encoding");
+  const cf = request.cf as { clientAcceptEncoding?: unknown } | undefined;
+  if (cf === undefined || cf === null) return request.headers.get("Accept-Encoding");
+  return typeof cf.clientAcceptEncoding === "string" ? cf.clientAcceptEncoding : null;
 }
 
 /**
