@@ -1,7 +1,14 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+// The pool reads wrangler.toml, whose [assets] directory must exist: build the dashboard when
+// web/dist is missing or stale (a fresh clone running one test file), a no-op otherwise.
+if (spawnSync(process.execPath, ["scripts/build-web.mjs"], { cwd: import.meta.dirname, stdio: "inherit" }).status !== 0) {
+  throw new Error("the dashboard build (scripts/build-web.mjs) failed; see above");
+}
 
 // Real profiles live beside the repository (../shared/testdata). workerd has no host file system,
 // so tests read them through a service binding that Node answers from disk.

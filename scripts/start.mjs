@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start [-- <wrangler dev flags>]`: applies the D1 migrations to the local state, then runs
-// `wrangler dev` with local Durable Objects, R2 and D1 persisted under the project. The default
+// `wrangler dev` with local Durable Objects, R2 and D1 persisted under the project (wrangler.toml's
+// [build] builds the dashboard first when web/ changed). The default
 // address (127.0.0.1:4040, Pyroscope's port) lives in wrangler.toml's [dev] section so that
 // `--port`/`--ip` passed here override it without wrangler refusing a repeated flag.
 import { spawn, spawnSync } from "node:child_process";
@@ -9,10 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-// --skip-build: serve the dashboard already in web/dist (a second stack beside a running one must
-// not rebuild the folder the first one serves from).
-const skipBuild = process.argv.includes("--skip-build");
-const args = process.argv.slice(2).filter((a) => a !== "--skip-build");
+const args = process.argv.slice(2);
 
 const persistAt = args.indexOf("--persist-to");
 const persistArgs = persistAt >= 0 ? ["--persist-to", args[persistAt + 1]] : [];
@@ -33,18 +31,6 @@ if (migrate.status !== 0) {
 const setVars = new Set(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.split(":")[0]] : [])));
 const localDefaults = { AUTH_MODE: "open", INGESTION_RATE_BYTES: "0", MAX_SERIES_PER_TENANT: "0" };
 const extra = Object.entries(localDefaults).flatMap(([k, v]) => (setVars.has(k) ? [] : ["--var", `${k}:${v}`]));
-
-if (!skipBuild) {
-  console.log("Building the dashboard (web/ → web/dist)...");
-  const build = spawnSync(process.execPath, [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "web", "--logLevel", "warn"], {
-    cwd: root,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  if (build.status !== 0) {
-    console.error("The dashboard build failed; fix the error above and retry.");
-    process.exit(build.status ?? 1);
-  }
-}
 
 const port = args.includes("--port") ? args[args.indexOf("--port") + 1] : "4040";
 console.log(

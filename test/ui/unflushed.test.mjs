@@ -61,7 +61,7 @@ before(async () => {
   stack = await startStack({
     name: "unflushed stack",
     // The runner's stack serves web/dist already: a second build would rewrite it under it.
-    args: [...serviceArgs(port, path.join(stateDir, "state"), [`FLUSH_MAX_AGE_MS:${FLUSH_MAX_AGE_MS}`]), "--skip-build"],
+    args: [...serviceArgs(port, path.join(stateDir, "state"), [`FLUSH_MAX_AGE_MS:${FLUSH_MAX_AGE_MS}`])],
     port,
     logFile: path.join(session.ctx.artifactsDir, "unflushed-stack.log"),
     timeoutMs: 180_000,

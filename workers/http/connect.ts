@@ -17,6 +17,7 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import { gunzipAsync } from "../ingest/gzip";
 import { IngestError } from "../ingest/errors";
+import { acceptsGzip, clientAcceptEncoding } from "./encoding";
 
 export interface RequestContext {
   env: Env;
@@ -34,7 +35,7 @@ export function requestContext(ctx: HandlerContext): RequestContext {
   return rc;
 }
 
-/** gzip for request bodies (pyroscope-rs gzips every Push) and responses, with a bounded inflate. */
+/** gzip for request bodies (pyroscope-rs gzips every Push) and, when the client accepts it, responses; a bounded inflate. */
 const gzip: Compression = {
   name: "gzip",
   compress: async (bytes) => gzipSync(bytes, { level: 1 }) as Uint8Array<ArrayBuffer>,
@@ -83,9 +84,14 @@ export class ConnectService {
   /** Serves one RPC; `path` must come from `resolve`. */
   async serve(path: string, request: Request, rc: RequestContext): Promise<Response> {
     const h = this.handlers.get(path)!;
-    const res = await createFetchHandler((ureq) =>
-      h({ ...ureq, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) }),
-    )(request);
+    // Connect picks the response's compression from Accept-Encoding, which the runtime reports as
+    // "br, gzip" whatever the client sent: it gets the client's own choice instead.
+    const accept = acceptsGzip(clientAcceptEncoding(request)) ? "gzip" : "identity";
+    const res = await createFetchHandler((ureq) => {
+      const header = new Headers(ureq.header);
+      header.set("Accept-Encoding", accept);
+      return h({ ...ureq, header, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) });
+    })(request);
     if (res.status === 415) {
       // connect-go names the codecs it accepts (spec §4.1); connect-es leaves the header out.
       res.headers.set("Accept-Post", "application/json, application/proto");

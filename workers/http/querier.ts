@@ -125,7 +125,8 @@ function periodOf(name: string): bigint {
   return 1n;
 }
 
-async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: number) {
+/** The merged selection as a pprof message (SelectMergeProfile, PROFILE_FORMAT_PPROF, render?format=pprof). */
+export async function mergeProfile(q: api.QueryContext, r: MergeRequest, maxNodes: number) {
   const { profile, type, range } = await api.mergeProfile(q, selectionOf(r));
   const endMs = range?.endMs ?? Number(r.end);
   const startMs = range?.startMs ?? Number(r.start);

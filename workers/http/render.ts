@@ -1,7 +1,9 @@
 // The legacy Pyroscope query API (spec API.md §5): /pyroscope/render, /render-diff,
-// /label-values and /labels, as plain GET requests answered with flamebearer JSON. Used by
-// Perses, older Grafana plugins and scripts; built on the same operations as querier.v1.
+// /label-values and /labels, as plain GET requests answered with flamebearer JSON (render also
+// with DOT text or a pprof file). Used by Perses, older Grafana plugins and scripts; built on the
+// same operations as querier.v1.
 
+import { toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "../config";
 import type { Env } from "../env";
@@ -12,9 +14,12 @@ import { resolveMaxNodes } from "../query/limits";
 import { parseProfileTypeId, parseQuery, SelectorError } from "../query/selector";
 import { toDot } from "../render/dot";
 import { buildTimeline, calcPointIntervalSec, flamebearerMetadata, type FlamebearerProfile, type Timeline } from "../render/legacy";
+import { ProfileSchema } from "../gen/google/v1/profile_pb";
 import { errorResponse } from "./errors";
+import { mergeProfile } from "./querier";
 
 const HOUR_MS = 3_600_000;
+const PROFILE_TYPE_LABEL = "__profile_type__";
 
 /** Connect code → HTTP status (spec §4.4), for errors of the shared query operations. */
 const STATUS_BY_CODE: Partial<Record<Code, number>> = {
@@ -43,13 +48,16 @@ export async function handleLegacy(
     switch (route) {
       case "render":
         if (params.get("format") === "dot") return new Response(await renderDot(ctx, params), { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+        if (params.get("format") === "pprof") return await renderPprof(ctx, params);
         return Response.json(await render(ctx, params));
       case "render-diff":
         return Response.json(await renderDiff(ctx, params));
       case "label-values":
         return Response.json(await labelValues(ctx, params));
-      case "labels":
-        return Response.json(await api.labelNames(ctx, [], ctx.nowMs - HOUR_MS, ctx.nowMs, false));
+      case "labels": {
+        const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+        return Response.json(await api.labelNames(ctx, labelSelectors(params), start, end, false));
+      }
     }
   } catch (err) {
     if (err instanceof ConnectError) return errorResponse(STATUS_BY_CODE[err.code] ?? 500, err.rawMessage);
@@ -93,6 +101,21 @@ async function renderDot(ctx: api.QueryContext, params: URLSearchParams): Promis
   const { tree } = await api.mergeTree(ctx, { profileTypeId, labelSelector, ...timeRange(params, "from", "until", ctx.nowMs) });
   const type = parseProfileTypeId(profileTypeId);
   return toDot(tree, { maxNodes, unit: type.sampleUnit, title: type.id }) ?? "";
+}
+
+/**
+ * `format=pprof` (an extension: Pyroscope's render has none): SelectMergeProfile's whole merged
+ * profile as a gzipped pprof file, the form `go tool pprof` reads, for clients without a protobuf
+ * encoder (a Connect JSON request gets the profile as JSON).
+ */
+async function renderPprof(ctx: api.QueryContext, params: URLSearchParams): Promise<Response> {
+  const { profileTypeId, labelSelector } = splitQuery(params.get("query"), "query");
+  const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+  const profile = await mergeProfile(ctx, { profileTypeID: profileTypeId, labelSelector, start: BigInt(start), end: BigInt(end) }, 0);
+  const gzipped = new Blob([toBinary(ProfileSchema, profile)]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Response(gzipped, {
+    headers: { "Content-Type": "application/octet-stream", "Content-Disposition": 'attachment; filename="profile.pb.gz"' },
+  });
 }
 
 async function render(ctx: api.QueryContext, params: URLSearchParams): Promise<FlamebearerProfile> {
@@ -145,10 +168,27 @@ async function renderDiff(ctx: api.QueryContext, params: URLSearchParams): Promi
   };
 }
 
-/** `label=__name__` lists profile type ids; any other label its values, over the last hour. */
+/**
+ * `label=__name__` lists profile type ids; any other label its values. Both, like /labels, over
+ * the series that match `query` and have profiles between `from` and `until` (OG Pyroscope's
+ * parameters, read as render reads them: the last hour by default).
+ */
 async function labelValues(ctx: api.QueryContext, params: URLSearchParams): Promise<string[]> {
   const label = params.get("label");
   if (!label) throw badRequest("label parameter is required");
-  if (label === "__name__") return (await api.profileTypes(ctx, 0, 0)).map((t) => t.id);
-  return api.labelValues(ctx, label, [], ctx.nowMs - HOUR_MS, ctx.nowMs);
+  const { start, end } = timeRange(params, "from", "until", ctx.nowMs);
+  // A series' profile type id is its stored __profile_type__ label.
+  return api.labelValues(ctx, label === "__name__" ? PROFILE_TYPE_LABEL : label, labelSelectors(params), start, end);
+}
+
+/**
+ * `query` as label selectors: render's `<profile type>{matchers}`, narrowed to that type, or a bare
+ * `{matchers}` over every type; absent or empty, every series.
+ */
+function labelSelectors(params: URLSearchParams): string[] {
+  const query = params.get("query")?.trim();
+  if (!query) return [];
+  if (query.startsWith("{")) return [query];
+  const { profileTypeId, labelSelector } = splitQuery(query, "query");
+  return [`{${PROFILE_TYPE_LABEL}=${JSON.stringify(profileTypeId)}}`, labelSelector];
 }
