@@ -60,7 +60,7 @@ before(async () => {
   const port = await freePort();
   stack = await startStack({
     name: "unflushed stack",
-    // The runner's stack serves web/dist already: a second build would rewrite it under it.
+    // wrangler.toml's [build] finds web/dist current (the runner built it) and leaves it alone.
     args: [...serviceArgs(port, path.join(stateDir, "state"), [`FLUSH_MAX_AGE_MS:${FLUSH_MAX_AGE_MS}`])],
     port,
     logFile: path.join(session.ctx.artifactsDir, "unflushed-stack.log"),
