@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { jdkRecordings } from "./test/jfr/record.mjs";
 
 // Real profiles live beside the repository (../shared/testdata). workerd has no host file system,
 // so tests read them through a service binding that Node answers from disk.
@@ -40,7 +41,8 @@ async function project(name: string, include: string[], exclude: string[], bindi
             INGESTION_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
             ...bindings,
           },
-          serviceBindings: { TESTDATA: serveTestdata },
+          // HotSpot's own JFR recordings, made on first use by the local JDK (test/jfr/record.mjs).
+          serviceBindings: { TESTDATA: serveTestdata, JDK_JFR: jdkRecordings(import.meta.dirname) },
         },
       }),
     ],

@@ -24,7 +24,9 @@ const RECORDINGS = [
 
 /**
  * Pyroscope's mapping of JFR events (grafana/jfr-parser, pprof package): event → [profile type,
- * what one event adds] per sample type. Events without a stack trace are left out, as there.
+ * what one event adds] per sample type. Events without a stack trace are left out, as there, and
+ * so are those with an empty one (the JVM's own allocations in a starting thread): storage drops
+ * samples without a frame, as Pyroscope's normalisation does, so they never query back.
  */
 const MAPPING = {
   "jdk.ExecutionSample": [["process_cpu:cpu:nanoseconds:cpu:nanoseconds", "period"]],
@@ -89,7 +91,7 @@ async function record(dir, workload, { file, options }) {
   const events = {};
   for (const e of await jfrJson(target, Object.keys(MAPPING).join(","))) {
     events[e.type] = (events[e.type] ?? 0) + 1;
-    if (e.values.stackTrace === null) continue;
+    if (e.values.stackTrace === null || e.values.stackTrace.frames.length === 0) continue;
     if (e.type === "jdk.ExecutionSample" && e.values.state === "STATE_SLEEPING") continue;
     for (const [type, value] of MAPPING[e.type]) {
       const add = value === "one" ? 1n : value === "period" ? period : value === "duration" ? isoDuration(e.values.duration) : BigInt(e.values[value]);
