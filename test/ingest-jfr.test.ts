@@ -366,12 +366,18 @@ const cls = (id: number, name: string, fields: [string, number, ("cp" | "array")
   })),
 });
 
-const [LONG, INT, BOOLEAN, STRING, CLASS, SYMBOL, METHOD, FRAME, TRACE, STATE, SAMPLE, SETTING] = [1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 101, 102];
+const [LONG, INT, BOOLEAN, STRING, BYTE, CLASS, SYMBOL, METHOD, FRAME, TRACE, STATE, HEADER, ARRAYS, SAMPLE, SETTING] = [
+  1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 101, 102,
+];
 const TYPES: Element[] = [
   cls(LONG, "long"),
   cls(INT, "int"),
   cls(BOOLEAN, "boolean"),
   cls(STRING, "java.lang.String"),
+  cls(BYTE, "byte"),
+  // HotSpot pools a copy of the chunk header as a byte array; arrays of the other scalars too.
+  cls(HEADER, "jdk.types.ChunkHeader", [["payload", BYTE, "array"]]),
+  cls(ARRAYS, "test.Arrays", [["ints", INT, "array"], ["longs", LONG, "array"], ["names", STRING, "array"], ["flags", BOOLEAN, "array"]]),
   cls(CLASS, "java.lang.Class", [["name", SYMBOL, "cp"], ["modifiers", INT]]),
   cls(SYMBOL, "jdk.types.Symbol", [["string", STRING]]),
   cls(METHOD, "jdk.types.Method", [["type", CLASS, "cp"], ["name", SYMBOL, "cp"], ["hidden", BOOLEAN]]),
@@ -386,8 +392,11 @@ const TYPES: Element[] = [
 const BIG_KEY = (1n << 60n) + 7n;
 const SPAN = 0xfedcba9876543210n;
 
-/** One chunk: two stacks (one through a lambda class), CPU samples with and without a span. */
-function syntheticChunk(compressed: boolean): Uint8Array {
+/**
+ * One chunk: two stacks (one through a lambda class), CPU samples with and without a span. Its
+ * settings are async-profiler's (`event`), or with `period` HotSpot's (a timespan per event type).
+ */
+function syntheticChunk(compressed: boolean, period?: string): Uint8Array {
   const w = new ChunkWriter(compressed);
   w.out.push(...new Array(68).fill(0));
 
@@ -407,8 +416,7 @@ function syntheticChunk(compressed: boolean): Uint8Array {
   metadata.out.push(...tree.out);
   w.event(metadata);
 
-  const setting = w.part().long(SETTING).long(SAMPLE).string("event").string("cpu");
-  w.event(setting);
+  w.event(period === undefined ? w.part().long(SETTING).long(SAMPLE).string("event").string("cpu") : w.part().long(SETTING).long(SAMPLE).string("period").string(period));
   const sample = (stack: bigint, state: number, context: number, span: bigint, spanName: number) =>
     w.event(w.part().long(SAMPLE).long(1).long(stack).long(state).long(context).long(span).long(spanName));
   sample(BIG_KEY, 1, 1, SPAN, 7);
@@ -418,7 +426,10 @@ function syntheticChunk(compressed: boolean): Uint8Array {
   sample(999n, 1, 0, 0n, 0); // unknown stack: dropped
 
   const cpAt = w.out.length;
-  const pools = w.part().long(1).long(0).long(0).long(0).byte(1).int(6);
+  const pools = w.part().long(1).long(0).long(0).long(0).byte(1).int(8);
+  pools.long(HEADER).int(1).long(1).int(68);
+  for (let i = 0; i < 68; i++) pools.byte(0xf0 + i);
+  pools.long(ARRAYS).int(1).long(1).int(3).int(1).int(300).int(-5).int(1).long(1n << 40n).int(2).string("a").string("", 2, 40).int(2).byte(1).byte(0);
   pools.long(STRING).int(1).long(40).string("com/example/App");
   pools.long(SYMBOL).int(5);
   pools.long(1).string("", 2, 40).long(2).string("work", 5).long(3).string("main", 4);
@@ -476,6 +487,25 @@ describe("JFR decoder on a written recording", () => {
       expect(profiles.map(({ labels }) => labels.find(([n]) => n === "__name__")![1])).toEqual(["process_cpu"]);
       expect(profiles[0].labels).toEqual(expect.arrayContaining([["jfr_event", "cpu"]]));
       expect(samplesOf(profiles[0].profile)).toEqual(expected(1));
+    });
+  }
+
+  for (const compressed of [true, false]) {
+    it(`takes a sample's worth from HotSpot's period setting (integers ${compressed ? "compressed" : "uncompressed"})`, () => {
+      for (const [period, nanos] of [
+        ["20 ms", 20_000_000],
+        ["10ms", 10_000_000],
+        ["1 s", 1_000_000_000],
+        ["500 us", 500_000],
+        // Not a timespan: the default rate.
+        ["off", 10_000_000],
+        ["0 ms", 10_000_000],
+      ] as const) {
+        const profiles = decodeJfr(syntheticChunk(compressed, period), SNAPSHOT, INPUT);
+        expect(profiles.length).toBe(1);
+        expect(profiles[0].labels.some(([n]) => n === "jfr_event"), period).toBe(false);
+        expect(samplesOf(profiles[0].profile), period).toEqual(expected(1).map((l) => l.replace(/ (\d+)$/, (_, v: string) => ` ${(Number(v) / 10_000_000) * nanos}`)));
+      }
     });
   }
 
