@@ -21,6 +21,8 @@ interface JdkRecording {
   options: string;
   /** jdk.ExecutionSample's period, from the recording's jdk.ActiveSetting events. */
   periodNanos: number;
+  /** The chunk's clock, from its header. */
+  ticksPerSecond: number;
   /** Events per type, as `jfr print` counts them. */
   events: Record<string, number>;
   /** Profile type → the total Pyroscope's mapping gives, from `jfr print`. */
@@ -104,7 +106,12 @@ describe("JFR written by HotSpot's own recorder", () => {
     for (const type of TYPES.filter((t) => !/^wall:|:live:/.test(t))) expect(profile.totals[type], type).toBeGreaterThan(0);
     // Its default settings leave the TLAB events off.
     expect(Object.keys(byDefault.totals).sort()).toEqual(TYPES.filter((t) => /^process_cpu|alloc_sample|^mutex|^block/.test(t)).sort());
-    for (const r of recordings) expect(r.totals["process_cpu:cpu:nanoseconds:cpu:nanoseconds"]).toBe(r.events["jdk.ExecutionSample"] * r.periodNanos);
+    for (const r of recordings) {
+      expect(r.totals["process_cpu:cpu:nanoseconds:cpu:nanoseconds"]).toBe(r.events["jdk.ExecutionSample"] * r.periodNanos);
+      // Durations are stored in the recording's ticks, as Pyroscope stores them; HotSpot on Linux
+      // ticks in nanoseconds, the unit jfr prints.
+      expect(r.ticksPerSecond, `${r.file}: the expected delays are nanoseconds`).toBe(1_000_000_000);
+    }
   });
 
   it("stores each recording, raw or multipart, gzipped or not, with every profile type's total exactly as jfr print gives it", async () => {

@@ -102,7 +102,10 @@ async function record(dir, workload, { file, options }) {
     if (total > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: ${type} total ${total} is past 2^53`);
     totals[type] = Number(total);
   }
-  return { file, options, periodNanos: Number(period), events, totals };
+  // The chunk header's clock (bytes 56-63): durations are stored as ticks of it, as Pyroscope
+  // stores them, while jfr prints nanoseconds.
+  const ticksPerSecond = Number(fs.readFileSync(target).readBigInt64BE(56));
+  return { file, options, periodNanos: Number(period), ticksPerSecond, events, totals };
 }
 
 async function cacheKey(sources) {
@@ -130,6 +133,10 @@ async function prepare(root) {
   fs.writeFileSync(path.join(tmp, "index.json"), JSON.stringify({ java: id.java, recordings }, null, 2));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);
+  // Recordings of another JDK or an older workload are not read again.
+  for (const old of fs.readdirSync(path.dirname(dir))) {
+    if (/^[0-9a-f]{16}$/.test(old) && old !== id.key) fs.rmSync(path.join(path.dirname(dir), old), { recursive: true, force: true });
+  }
   return dir;
 }
 
