@@ -280,6 +280,18 @@ describe("JFR decoder", () => {
       expect(malformed(bytes)).toMatch(/does not define/);
     });
 
+    it("refuses metadata nested too deep and classes nested by value too deep or in themselves", () => {
+      let deep: Element = { name: "leaf", attributes: {} };
+      for (let i = 0; i < 20; i++) deep = { name: "region", attributes: {}, children: [deep] };
+      expect(malformed(syntheticChunk(true, undefined, { metadata: [deep] }))).toMatch(/metadata elements nested deeper than 16/);
+      expect(malformed(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["self", ARRAYS]])] }))).toMatch(/test\.Arrays contains itself by value/);
+      const chain = Array.from({ length: 40 }, (_, i) => cls(200 + i, `test.Level${i}`, i === 39 ? [["n", INT]] : [["next", 201 + i]]));
+      expect(malformed(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["first", 200]]), ...chain] }))).toMatch(/nested by value deeper than 32/);
+      // Nesting within the bounds reads: the chain cut to 8 levels, its one value an int.
+      const short = Array.from({ length: 8 }, (_, i) => cls(200 + i, `test.Level${i}`, i === 7 ? [["ints", INT, "array"], ["longs", LONG, "array"], ["names", STRING, "array"], ["flags", BOOLEAN, "array"]] : [["next", 201 + i]]));
+      expect(decodeJfr(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["first", 200]]), ...short] }), undefined, INPUT).length).toBe(1);
+    });
+
     it("never fails with anything but a refusal on random damage", () => {
       let seed = 1;
       const random = () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
@@ -396,7 +408,7 @@ const SPAN = 0xfedcba9876543210n;
  * One chunk: two stacks (one through a lambda class), CPU samples with and without a span. Its
  * settings are async-profiler's (`event`), or with `period` HotSpot's (a timespan per event type).
  */
-function syntheticChunk(compressed: boolean, period?: string): Uint8Array {
+function syntheticChunk(compressed: boolean, period?: string, shape: { metadata?: Element[]; arrays?: Element[] } = {}): Uint8Array {
   const w = new ChunkWriter(compressed);
   w.out.push(...new Array(68).fill(0));
 
@@ -410,7 +422,9 @@ function syntheticChunk(compressed: boolean, period?: string): Uint8Array {
     tree.int(e.children?.length ?? 0);
     for (const c of e.children ?? []) element(c);
   };
-  element({ name: "root", attributes: {}, children: [{ name: "metadata", attributes: {}, children: TYPES }] });
+  // `arrays` replaces the pooled test.Arrays class (and may add classes), `metadata` adds elements.
+  const types = shape.arrays ? [...TYPES.filter((t) => t.attributes.id !== String(ARRAYS)), ...shape.arrays] : TYPES;
+  element({ name: "root", attributes: {}, children: [{ name: "metadata", attributes: {}, children: types }, ...(shape.metadata ?? [])] });
   const metadata = w.part().long(0).long(0).long(0).long(0).int(strings.length);
   for (const s of strings) metadata.string(s);
   metadata.out.push(...tree.out);
