@@ -137,6 +137,18 @@ describe("JFR written by HotSpot's own recorder", () => {
     await check("after the flush");
   });
 
+  it("values each chunk's samples at its own period: both recordings as the chunks of one upload add up", async () => {
+    const both = new Uint8Array(profile.bytes.length + byDefault.bytes.length);
+    both.set(profile.bytes);
+    both.set(byDefault.bytes, profile.bytes.length);
+    const fromS = Math.floor(Date.now() / 1000) - 60;
+    const app = `jfr-jdk-chunks-${Date.now()}`;
+    const res = await post(app, fromS, { body: gzipSync(both), contentType: "application/octet-stream" });
+    expect([res.status, await res.text()]).toEqual([200, ""]);
+    const got = await Promise.all(TYPES.map((type) => total(type, app, fromS * 1000)));
+    TYPES.forEach((type, i) => expect(got[i], type).toBe((profile.totals[type] ?? 0) + (byDefault.totals[type] ?? 0)));
+  });
+
   it("refuses a JDK recording cut short, or a byte of it changed, with 422 and stores nothing", async () => {
     const before = await storageSnapshot();
     const bytes = profile.bytes;

@@ -24,7 +24,7 @@ interface ProfileSpec {
   metric: string;
   sampleTypes: ValueTypeName[];
   periodType?: ValueTypeName;
-  /** Values are sample counts until finish(), each then worth one sampling period. */
+  /** Values are sample counts until the chunk ends, each then worth the chunk's sampling period. */
   sampled?: boolean;
 }
 
@@ -129,6 +129,8 @@ export class JfrProfiles implements EventSink {
   /** The execution samples' `period` setting (HotSpot's own recorder) in nanoseconds; 0 = none. */
   private jdkPeriod = 0;
   private readonly profiles: (Samples | undefined)[] = [];
+  /** The current chunk's CPU and wall samples as counts, until endChunk() knows their worth. */
+  private readonly counted: (Samples | undefined)[] = [];
 
   constructor(
     private readonly frames: FrameTable,
@@ -177,17 +179,32 @@ export class JfrProfiles implements EventSink {
   }
 
   private add(profile: Profile, e: JfrEvent, v0: number, v1: number): void {
-    const samples = (this.profiles[profile] ??= new Samples(SPECS[profile]));
+    const spec = SPECS[profile];
+    const samples = spec.sampled ? (this.counted[profile] ??= new Samples(spec)) : (this.profiles[profile] ??= new Samples(spec));
     samples.add(e.stack, e.labels, v0, v1);
+  }
+
+  /**
+   * Values the chunk's sample counts at its sampling period. A chunk's settings hold for all of
+   * its events, wherever they lie in it (threads flush their buffers in any order), and carry on
+   * into the next chunks until those set them anew.
+   */
+  endChunk(): void {
+    const period = this.period();
+    for (let p = 0; p < this.counted.length; p++) {
+      const counts = this.counted[p];
+      if (!counts) continue;
+      const into = (this.profiles[p] ??= new Samples(counts.spec));
+      for (let i = 0; i < counts.stacks.length; i++) into.add(counts.stacks[i], counts.labelSets[i], counts.values[i] * period, 0);
+    }
+    this.counted.length = 0;
   }
 
   /** One profile per kind that got samples, with its series labels. */
   finish(ctx: UploadContext): AssembledProfile[] {
     const out: AssembledProfile[] = [];
-    const period = this.period();
     for (const samples of this.profiles) {
       if (!samples) continue;
-      if (samples.spec.sampled) for (let i = 0; i < samples.values.length; i++) samples.values[i] *= period;
       out.push({ labels: this.seriesLabels(ctx, samples.spec.metric), profile: this.assemble(samples, ctx) });
     }
     return out;
