@@ -118,12 +118,7 @@ async function cacheKey(sources) {
 /** The cache directory with every recording and `index.json`, made on first use. */
 async function prepare(root) {
   const workload = path.join(root, "test/jfr/Workload.java");
-  let id;
-  try {
-    id = await cacheKey([workload, path.join(root, "test/jfr/record.mjs")]);
-  } catch (err) {
-    throw new Error(`the JDK recordings need java and jfr (JDK 17+) on the PATH; .ci/run installs openjdk-17-jdk-headless (${err.message})`);
-  }
+  const id = await cacheKey([workload, path.join(root, "test/jfr/record.mjs")]);
   const dir = path.join(root, ".cache/jfr", id.key);
   if (fs.existsSync(path.join(dir, "index.json"))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -152,7 +147,8 @@ export function jdkRecordings(root) {
       dir = await (prepared ??= prepare(root));
     } catch (err) {
       prepared = undefined;
-      return new Response(String(err instanceof Error ? err.message : err), { status: 503 });
+      const why = err instanceof Error ? err.message : String(err);
+      return new Response(`no JDK recordings: java and jfr of a JDK 17+ must be on the PATH (.ci/run installs openjdk-17-jdk-headless): ${why}`, { status: 503 });
     }
     const name = decodeURIComponent(new URL(request.url).pathname).replace(/^\/+/, "") || "index.json";
     if (!/^[\w.-]+$/.test(name) || !fs.existsSync(path.join(dir, name))) return new Response(`no such recording: ${name}`, { status: 404 });
