@@ -25,8 +25,8 @@ const RECORDINGS = [
 /**
  * Pyroscope's mapping of JFR events (grafana/jfr-parser, pprof package): event → [profile type,
  * what one event adds] per sample type. Events without a stack trace are left out, as there, and
- * so are those with an empty one (the JVM's own allocations in a starting thread): storage drops
- * samples without a frame, as Pyroscope's normalisation does, so they never query back.
+ * so are those with an empty one (the JVM's own allocations in a starting thread): storage keeps
+ * no sample without a frame (BlockBuilder.endProfile), so they never query back.
  */
 const MAPPING = {
   "jdk.ExecutionSample": [["process_cpu:cpu:nanoseconds:cpu:nanoseconds", "period"]],
