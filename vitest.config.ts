@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { jdkRecordings } from "./test/jfr/record.mjs";
 
 // The pool reads wrangler.toml, whose [assets] directory must exist: build the dashboard when
 // web/dist is missing or stale (a fresh clone running one test file), a no-op otherwise.
@@ -47,7 +48,8 @@ async function project(name: string, include: string[], exclude: string[], bindi
             INGESTION_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
             ...bindings,
           },
-          serviceBindings: { TESTDATA: serveTestdata },
+          // HotSpot's own JFR recordings, made on first use by the local JDK (test/jfr/record.mjs).
+          serviceBindings: { TESTDATA: serveTestdata, JDK_JFR: jdkRecordings(import.meta.dirname) },
         },
       }),
     ],

@@ -8,6 +8,7 @@ declare global {
     interface Env extends AppEnv {
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
       TESTDATA: Fetcher;
+      JDK_JFR: Fetcher;
     }
   }
 }

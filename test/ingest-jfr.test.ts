@@ -280,6 +280,18 @@ describe("JFR decoder", () => {
       expect(malformed(bytes)).toMatch(/does not define/);
     });
 
+    it("refuses metadata nested too deep and classes nested by value too deep or in themselves", () => {
+      let deep: Element = { name: "leaf", attributes: {} };
+      for (let i = 0; i < 20; i++) deep = { name: "region", attributes: {}, children: [deep] };
+      expect(malformed(syntheticChunk(true, undefined, { metadata: [deep] }))).toMatch(/metadata elements nested deeper than 16/);
+      expect(malformed(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["self", ARRAYS]])] }))).toMatch(/test\.Arrays contains itself by value/);
+      const chain = Array.from({ length: 40 }, (_, i) => cls(200 + i, `test.Level${i}`, i === 39 ? [["n", INT]] : [["next", 201 + i]]));
+      expect(malformed(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["first", 200]]), ...chain] }))).toMatch(/nested by value deeper than 32/);
+      // Nesting within the bounds reads: the chain cut to 8 levels, its one value an int.
+      const short = Array.from({ length: 8 }, (_, i) => cls(200 + i, `test.Level${i}`, i === 7 ? [["ints", INT, "array"], ["longs", LONG, "array"], ["names", STRING, "array"], ["flags", BOOLEAN, "array"]] : [["next", 201 + i]]));
+      expect(decodeJfr(syntheticChunk(true, undefined, { arrays: [cls(ARRAYS, "test.Arrays", [["first", 200]]), ...short] }), undefined, INPUT).length).toBe(1);
+    });
+
     it("never fails with anything but a refusal on random damage", () => {
       let seed = 1;
       const random = () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
@@ -366,12 +378,18 @@ const cls = (id: number, name: string, fields: [string, number, ("cp" | "array")
   })),
 });
 
-const [LONG, INT, BOOLEAN, STRING, CLASS, SYMBOL, METHOD, FRAME, TRACE, STATE, SAMPLE, SETTING] = [1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 101, 102];
+const [LONG, INT, BOOLEAN, STRING, BYTE, CLASS, SYMBOL, METHOD, FRAME, TRACE, STATE, HEADER, ARRAYS, SAMPLE, SETTING] = [
+  1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 101, 102,
+];
 const TYPES: Element[] = [
   cls(LONG, "long"),
   cls(INT, "int"),
   cls(BOOLEAN, "boolean"),
   cls(STRING, "java.lang.String"),
+  cls(BYTE, "byte"),
+  // HotSpot pools a copy of the chunk header as a byte array; arrays of the other scalars too.
+  cls(HEADER, "jdk.types.ChunkHeader", [["payload", BYTE, "array"]]),
+  cls(ARRAYS, "test.Arrays", [["ints", INT, "array"], ["longs", LONG, "array"], ["names", STRING, "array"], ["flags", BOOLEAN, "array"]]),
   cls(CLASS, "java.lang.Class", [["name", SYMBOL, "cp"], ["modifiers", INT]]),
   cls(SYMBOL, "jdk.types.Symbol", [["string", STRING]]),
   cls(METHOD, "jdk.types.Method", [["type", CLASS, "cp"], ["name", SYMBOL, "cp"], ["hidden", BOOLEAN]]),
@@ -386,8 +404,11 @@ const TYPES: Element[] = [
 const BIG_KEY = (1n << 60n) + 7n;
 const SPAN = 0xfedcba9876543210n;
 
-/** One chunk: two stacks (one through a lambda class), CPU samples with and without a span. */
-function syntheticChunk(compressed: boolean): Uint8Array {
+/**
+ * One chunk: two stacks (one through a lambda class), CPU samples with and without a span. Its
+ * settings are async-profiler's (`event`), or with `period` HotSpot's (a timespan per event type).
+ */
+function syntheticChunk(compressed: boolean, period?: string, shape: { metadata?: Element[]; arrays?: Element[] } = {}): Uint8Array {
   const w = new ChunkWriter(compressed);
   w.out.push(...new Array(68).fill(0));
 
@@ -401,14 +422,15 @@ function syntheticChunk(compressed: boolean): Uint8Array {
     tree.int(e.children?.length ?? 0);
     for (const c of e.children ?? []) element(c);
   };
-  element({ name: "root", attributes: {}, children: [{ name: "metadata", attributes: {}, children: TYPES }] });
+  // `arrays` replaces the pooled test.Arrays class (and may add classes), `metadata` adds elements.
+  const types = shape.arrays ? [...TYPES.filter((t) => t.attributes.id !== String(ARRAYS)), ...shape.arrays] : TYPES;
+  element({ name: "root", attributes: {}, children: [{ name: "metadata", attributes: {}, children: types }, ...(shape.metadata ?? [])] });
   const metadata = w.part().long(0).long(0).long(0).long(0).int(strings.length);
   for (const s of strings) metadata.string(s);
   metadata.out.push(...tree.out);
   w.event(metadata);
 
-  const setting = w.part().long(SETTING).long(SAMPLE).string("event").string("cpu");
-  w.event(setting);
+  w.event(period === undefined ? w.part().long(SETTING).long(SAMPLE).string("event").string("cpu") : w.part().long(SETTING).long(SAMPLE).string("period").string(period));
   const sample = (stack: bigint, state: number, context: number, span: bigint, spanName: number) =>
     w.event(w.part().long(SAMPLE).long(1).long(stack).long(state).long(context).long(span).long(spanName));
   sample(BIG_KEY, 1, 1, SPAN, 7);
@@ -418,7 +440,10 @@ function syntheticChunk(compressed: boolean): Uint8Array {
   sample(999n, 1, 0, 0n, 0); // unknown stack: dropped
 
   const cpAt = w.out.length;
-  const pools = w.part().long(1).long(0).long(0).long(0).byte(1).int(6);
+  const pools = w.part().long(1).long(0).long(0).long(0).byte(1).int(8);
+  pools.long(HEADER).int(1).long(1).int(68);
+  for (let i = 0; i < 68; i++) pools.byte(0xf0 + i);
+  pools.long(ARRAYS).int(1).long(1).int(3).int(1).int(300).int(-5).int(1).long(1n << 40n).int(2).string("a").string("", 2, 40).int(2).byte(1).byte(0);
   pools.long(STRING).int(1).long(40).string("com/example/App");
   pools.long(SYMBOL).int(5);
   pools.long(1).string("", 2, 40).long(2).string("work", 5).long(3).string("main", 4);
@@ -476,6 +501,25 @@ describe("JFR decoder on a written recording", () => {
       expect(profiles.map(({ labels }) => labels.find(([n]) => n === "__name__")![1])).toEqual(["process_cpu"]);
       expect(profiles[0].labels).toEqual(expect.arrayContaining([["jfr_event", "cpu"]]));
       expect(samplesOf(profiles[0].profile)).toEqual(expected(1));
+    });
+  }
+
+  for (const compressed of [true, false]) {
+    it(`takes a sample's worth from HotSpot's period setting (integers ${compressed ? "compressed" : "uncompressed"})`, () => {
+      for (const [period, nanos] of [
+        ["20 ms", 20_000_000],
+        ["10ms", 10_000_000],
+        ["1 s", 1_000_000_000],
+        ["500 us", 500_000],
+        // Not a timespan: the default rate.
+        ["off", 10_000_000],
+        ["0 ms", 10_000_000],
+      ] as const) {
+        const profiles = decodeJfr(syntheticChunk(compressed, period), SNAPSHOT, INPUT);
+        expect(profiles.length).toBe(1);
+        expect(profiles[0].labels.some(([n]) => n === "jfr_event"), period).toBe(false);
+        expect(samplesOf(profiles[0].profile), period).toEqual(expected(1).map((l) => l.replace(/ (\d+)$/, (_, v: string) => ` ${(Number(v) / 10_000_000) * nanos}`)));
+      }
     });
   }
 

@@ -68,4 +68,5 @@ function decodeChunk(buf: Uint8Array, chunk: ChunkHeader, bigKeys: BigKeys, fram
   const pools = indexConstantPools(r, chunk, metadata, layouts, wanted);
   const stacks = new StackResolver(new JfrReader(buf, chunk.compressed, bigKeys), chunk.end, metadata, layouts, pools, frames);
   readEvents(r, chunk, metadata, layouts, stacks, labelSets, profiles);
+  profiles.endChunk();
 }

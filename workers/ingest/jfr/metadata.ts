@@ -59,31 +59,41 @@ export function readMetadata(r: JfrReader): Metadata {
     return strings[i];
   };
 
-  const element = (depth: number): Element => {
-    if (depth > MAX_DEPTH) throw malformed(`metadata elements nested deeper than ${MAX_DEPTH}`);
+  // The element tree, read with an explicit stack: each element is its name, attributes and
+  // child count, its children follow it. Classes nested in classes (none are written) are ignored.
+  const element = (): [Element, number] => {
     const name = string();
     const attributes = new Map<string, string>();
     const attrs = r.count("metadata attribute", 2);
     for (let i = 0; i < attrs; i++) attributes.set(string(), string());
-    const children: Element[] = [];
-    const kids = r.count("metadata element", 3);
-    for (let i = 0; i < kids; i++) children.push(element(depth + 1));
-    return { name, attributes, children };
+    return [{ name, attributes, children: [] }, r.count("metadata element", 3)];
   };
-  const root = element(0);
+  const classElements: Element[] = [];
+  const [root, rootChildren] = element();
+  const open: { e: Element; left: number; inClass: boolean }[] = [{ e: root, left: rootChildren, inClass: root.name === "class" }];
+  if (root.name === "class") classElements.push(root);
+  while (open.length > 0) {
+    const parent = open[open.length - 1];
+    if (parent.left === 0) {
+      open.pop();
+      continue;
+    }
+    parent.left--;
+    if (open.length > MAX_DEPTH) throw malformed(`metadata elements nested deeper than ${MAX_DEPTH}`);
+    const [e, children] = element();
+    parent.e.children.push(e);
+    const isClass = !parent.inClass && e.name === "class";
+    if (isClass) classElements.push(e);
+    if (children > 0) open.push({ e, left: children, inClass: parent.inClass || isClass });
+  }
 
   const classes = new Map<number, JfrClass>();
   const byName = new Map<string, JfrClass>();
-  const visit = (e: Element) => {
-    if (e.name === "class") {
-      const c = toClass(e);
-      classes.set(c.id, c);
-      byName.set(c.name, c);
-      return;
-    }
-    for (const child of e.children) visit(child);
-  };
-  visit(root);
+  for (const e of classElements) {
+    const c = toClass(e);
+    classes.set(c.id, c);
+    byName.set(c.name, c);
+  }
   for (const c of classes.values()) {
     for (const f of c.fields) {
       if (!classes.has(f.type)) throw malformed(`field ${c.name}.${f.name} has type id ${f.type}, which the metadata does not define`);

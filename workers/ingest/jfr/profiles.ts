@@ -24,7 +24,7 @@ interface ProfileSpec {
   metric: string;
   sampleTypes: ValueTypeName[];
   periodType?: ValueTypeName;
-  /** Values are sample counts until finish(), each then worth one sampling period. */
+  /** Values are sample counts until the chunk ends, each then worth the chunk's sampling period. */
   sampled?: boolean;
 }
 
@@ -68,6 +68,17 @@ const WALL_EVENT = "wall";
 const TIMED_EVENTS = new Set(["cpu", "itimer", "wall"]);
 /** Pyroscope's default sampleRate (100 Hz) as a period. */
 const DEFAULT_PERIOD_NANOS = 10_000_000;
+/** Nanoseconds per unit of the JDK's timespan settings ("10 ms", "20ms", "1 s"). */
+const TIMESPAN_UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
+const TIMESPAN = /^\s*(\d+)\s*(ns|us|ms|s|m|h|d)\s*$/;
+
+/** A JDK timespan setting in nanoseconds; 0 when it is no positive timespan ("off", "0 ms"). */
+function timespanNanos(text: string): number {
+  const m = TIMESPAN.exec(text);
+  if (!m) return 0;
+  const n = Number(m[1]) * TIMESPAN_UNITS[m[2]];
+  return Number.isSafeInteger(n) ? n : 0;
+}
 
 /** Summed samples of one profile: one per (stack, label set), values in a growable column. */
 class Samples {
@@ -115,7 +126,11 @@ export class JfrProfiles implements EventSink {
   private event = "";
   /** The execution samples' `interval` setting, nanoseconds in the timed modes; 0 = default. */
   private interval = 0;
+  /** The execution samples' `period` setting (HotSpot's own recorder) in nanoseconds; 0 = none. */
+  private jdkPeriod = 0;
   private readonly profiles: (Samples | undefined)[] = [];
+  /** The current chunk's CPU and wall samples as counts, until endChunk() knows their worth. */
+  private readonly counted: (Samples | undefined)[] = [];
 
   constructor(
     private readonly frames: FrameTable,
@@ -124,21 +139,25 @@ export class JfrProfiles implements EventSink {
 
   setting(of: EventType | undefined, name: string, value: string): void {
     if (name === "event") this.event = value;
-    else if (name === "interval" && of === EventType.ExecutionSample) {
+    else if (of !== EventType.ExecutionSample) return;
+    else if (name === "interval") {
       const n = Number(value);
       this.interval = Number.isSafeInteger(n) && n > 0 ? n : 0;
-    }
+    } else if (name === "period") this.jdkPeriod = timespanNanos(value);
   }
 
   /**
    * Nanoseconds one CPU or wall sample stands for. Pyroscope takes 1e9/sampleRate from the query
    * string (default 100 Hz). JfrInput carries no rate, but the Java agent sends the rate of the
-   * interval it gives the profiler (1e9/interval, integer division), so the recording's interval
-   * gives the same period; without one, the default rate.
+   * interval it gives async-profiler (1e9/interval, integer division), so that interval gives the
+   * same period. HotSpot's own recorder samples every `period` ("10 ms" in its profile settings,
+   * "20 ms" in its default ones), and each of its samples stands for that. Without either, the
+   * default rate.
    */
   private period(): number {
     const hertz = this.interval > 0 && TIMED_EVENTS.has(this.event) ? Math.floor(1e9 / this.interval) : 0;
-    return hertz > 0 ? Math.floor(1e9 / hertz) : DEFAULT_PERIOD_NANOS;
+    if (hertz > 0) return Math.floor(1e9 / hertz);
+    return this.jdkPeriod > 0 ? this.jdkPeriod : DEFAULT_PERIOD_NANOS;
   }
 
   sample(e: JfrEvent): void {
@@ -160,17 +179,32 @@ export class JfrProfiles implements EventSink {
   }
 
   private add(profile: Profile, e: JfrEvent, v0: number, v1: number): void {
-    const samples = (this.profiles[profile] ??= new Samples(SPECS[profile]));
+    const spec = SPECS[profile];
+    const samples = spec.sampled ? (this.counted[profile] ??= new Samples(spec)) : (this.profiles[profile] ??= new Samples(spec));
     samples.add(e.stack, e.labels, v0, v1);
+  }
+
+  /**
+   * Values the chunk's sample counts at its sampling period. A chunk's settings hold for all of
+   * its events, wherever they lie in it (threads flush their buffers in any order), and carry on
+   * into the next chunks until those set them anew.
+   */
+  endChunk(): void {
+    const period = this.period();
+    for (let p = 0; p < this.counted.length; p++) {
+      const counts = this.counted[p];
+      if (!counts) continue;
+      const into = (this.profiles[p] ??= new Samples(counts.spec));
+      for (let i = 0; i < counts.stacks.length; i++) into.add(counts.stacks[i], counts.labelSets[i], counts.values[i] * period, 0);
+    }
+    this.counted.length = 0;
   }
 
   /** One profile per kind that got samples, with its series labels. */
   finish(ctx: UploadContext): AssembledProfile[] {
     const out: AssembledProfile[] = [];
-    const period = this.period();
     for (const samples of this.profiles) {
       if (!samples) continue;
-      if (samples.spec.sampled) for (let i = 0; i < samples.values.length; i++) samples.values[i] *= period;
       out.push({ labels: this.seriesLabels(ctx, samples.spec.metric), profile: this.assemble(samples, ctx) });
     }
     return out;

@@ -46,8 +46,10 @@ export interface FieldLayout {
   name: string;
   kind: Kind;
   array: boolean;
-  /** Bytes of a fixed-size scalar, VARINT or COMPOUND. */
+  /** Bytes of a fixed-size scalar, VARINT or COMPOUND (every array is COMPOUND). */
   width: number;
+  /** The width of one value: of the field itself, or of each element of an array. */
+  elementWidth: number;
   /** The fields of a Struct value. */
   struct: Layout | undefined;
   /** The fewest bytes one (non-array) value takes; 0 for a struct without fields. */
@@ -73,8 +75,7 @@ export class Layouts {
     private readonly compressed: boolean,
   ) {}
 
-  private width(kind: Kind, array: boolean): number {
-    if (array) return COMPOUND;
+  private width(kind: Kind): number {
     switch (kind) {
       case Kind.Byte:
         return 1;
@@ -104,15 +105,20 @@ export class Layouts {
     // A value of a primitive class (in a constant pool: the JDK pools java.lang.String) is the
     // primitive itself.
     const primitive = PRIMITIVES[cls.name];
-    const own: FieldLayout[] =
-      primitive === undefined ? [] : [{ name: "", kind: primitive, array: false, width: this.width(primitive, false), struct: undefined, minBytes: 1 }];
-    const fields = own.length > 0 ? own : cls.fields.map((f): FieldLayout => {
-      const type = this.metadata.classes.get(f.type)!;
-      const scalar = f.constantPool ? Kind.Long : PRIMITIVES[type.name];
-      if (scalar !== undefined) return { name: f.name, kind: scalar, array: f.array, width: this.width(scalar, f.array), struct: undefined, minBytes: 1 };
-      const struct = this.of(type);
-      return { name: f.name, kind: Kind.Struct, array: f.array, width: COMPOUND, struct, minBytes: struct.minBytes };
-    });
+    const scalarField = (name: string, kind: Kind, array: boolean): FieldLayout => {
+      const width = this.width(kind);
+      return { name, kind, array, width: array ? COMPOUND : width, elementWidth: width, struct: undefined, minBytes: Math.max(1, width) };
+    };
+    const fields =
+      primitive !== undefined
+        ? [scalarField("", primitive, false)]
+        : cls.fields.map((f): FieldLayout => {
+            const type = this.metadata.classes.get(f.type)!;
+            const scalar = f.constantPool ? Kind.Long : PRIMITIVES[type.name];
+            if (scalar !== undefined) return scalarField(f.name, scalar, f.array);
+            const struct = this.of(type);
+            return { name: f.name, kind: Kind.Struct, array: f.array, width: COMPOUND, elementWidth: COMPOUND, struct, minBytes: struct.minBytes };
+          });
     this.compiling.delete(cls.id);
     let minBytes = 0;
     for (const f of fields) minBytes += f.array ? 1 : f.minBytes;
@@ -137,13 +143,15 @@ export function skipField(r: JfrReader, f: FieldLayout): void {
   const n = r.count(`${f.name} array element`, Math.max(1, f.minBytes));
   // Elements that take no bytes (structs without fields) need no loop, however many are claimed.
   if (f.minBytes === 0) return;
-  for (let i = 0; i < n; i++) skipOne(r, f);
+  // Fixed-width elements (the JDK's byte arrays, such as the chunk header it pools) in one step.
+  if (f.elementWidth > 0) r.skip(n * f.elementWidth);
+  else for (let i = 0; i < n; i++) skipOne(r, f);
 }
 
 function skipOne(r: JfrReader, f: FieldLayout): void {
   if (f.kind === Kind.Struct) skipValue(r, f.struct!);
   else if (f.kind === Kind.String) r.skipString();
-  else r.skipScalar(f.width);
+  else r.skipScalar(f.elementWidth);
 }
 
 /**
