@@ -146,15 +146,15 @@ async function jfrPart(data: Uint8Array, config: Config): Promise<Uint8Array> {
 function decodeLegacy(kind: string, body: Uint8Array, meta: LegacyMeta, config: Config): AssembledProfile[] {
   switch (kind) {
     case "trie":
-      return decodeTrie(body, meta);
+      return decodeTrie(body, meta, config);
     case "tree":
       return decodeTree(body, meta, config);
     case "lines":
-      return decodeLines(body, meta);
+      return decodeLines(body, meta, config);
     case "speedscope":
-      return decodeSpeedscope(body, meta);
+      return decodeSpeedscope(body, meta, config);
     default:
-      return decodeFolded(body, meta);
+      return decodeFolded(body, meta, config);
   }
 }
 

@@ -5,7 +5,8 @@
 
 import type { AssembledProfile } from "./assemble";
 import { invalid } from "./errors";
-import { legacyProfile, type LegacyMeta, type StackCounts } from "./legacy-labels";
+import { legacyProfile, type LegacyMeta } from "./legacy-labels";
+import { StackTree, type StackLimits } from "./stack-tree";
 import { utf8Length } from "./string-table";
 
 /** bufio.MaxScanTokenSize: a line (its `\r` included) must be shorter, in bytes. */
@@ -22,32 +23,44 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * are skipped, repeated stacks summed. A count that is not a non-negative integer refuses the
  * upload. A line that is too long silently ends the input, as in Pyroscope.
  */
-export function decodeFolded(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+export function decodeFolded(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
   const text = decodeText(body);
-  const stacks: StackCounts = new Map();
+  const stacks = new StackTree(limits);
   let lineNo = 0;
   scanLines(text, (start, end) => {
     lineNo++;
-    const space = end > start ? text.lastIndexOf(" ", end - 1) : -1;
+    // A scan within the line: lastIndexOf would search on through every line before it.
+    let space = end - 1;
+    while (space >= start && text.charCodeAt(space) !== 0x20) space--;
     if (space < start) return;
     const count = parseCount(text, space + 1, end, lineNo);
-    const stack = text.slice(start, space);
-    stacks.set(stack, (stacks.get(stack) ?? 0) + count);
+    stacks.add(stackOf(stacks, text, start, space), count);
   });
   return legacyProfile(stacks, meta);
 }
 
 /** One stack per non-empty line, each occurrence counting 1. A too-long line refuses the upload. */
-export function decodeLines(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+export function decodeLines(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
   const text = decodeText(body);
-  const stacks: StackCounts = new Map();
+  const stacks = new StackTree(limits);
   const complete = scanLines(text, (start, end) => {
-    if (end === start) return;
-    const stack = text.slice(start, end);
-    stacks.set(stack, (stacks.get(stack) ?? 0) + 1);
+    if (end > start) stacks.add(stackOf(stacks, text, start, end), 1);
   });
   if (!complete) throw invalid("malformed_profile", `a line is ${MAX_LINE_BYTES} bytes or longer (bufio.Scanner: token too long)`);
   return legacyProfile(stacks, meta);
+}
+
+/** The node of the `;`-separated frames in text[start, end), root first. */
+function stackOf(stacks: StackTree, text: string, start: number, end: number): number {
+  let node = StackTree.ROOT;
+  let from = start;
+  // A scan within the line: indexOf would search past its end, through the rest of the body.
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) !== 0x3b /* ; */) continue;
+    node = stacks.child(node, text.slice(from, i));
+    from = i + 1;
+  }
+  return stacks.child(node, text.slice(from, end));
 }
 
 function decodeText(body: Uint8Array): string {
