@@ -67,8 +67,21 @@ function decodeText(body: Uint8Array): string {
   try {
     return utf8.decode(body);
   } catch {
-    throw invalid("malformed_profile", "the profile is not valid UTF-8 text");
+    throw invalid("malformed_profile", `the profile is not valid UTF-8 text: ${sniff(body)}`);
   }
+}
+
+/**
+ * What a body that is not text looks like, and the `format` it probably needed: without one, an
+ * upload is read as collapsed text, which is how a pprof sent by hand ends up here.
+ */
+function sniff(body: Uint8Array): string {
+  const hint = "add format=pprof for a pprof profile or format=jfr for a JFR recording (without format= the body is read as collapsed text)";
+  if (body[0] === 0x1f && body[1] === 0x8b) return `it starts like gzip data; ${hint}`;
+  if (body[0] === 0x46 && body[1] === 0x4c && body[2] === 0x52 && body[3] === 0x00) return "it starts like a JFR recording (FLR\\0); add format=jfr";
+  // A pprof Profile starts with its field 1 (sample_type), length-delimited: tag byte 0x0a.
+  if (body[0] === 0x0a) return `it starts like protobuf data (a pprof profile?); ${hint}`;
+  return `it is binary data; ${hint}`;
 }
 
 /**
