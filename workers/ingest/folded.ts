@@ -78,10 +78,38 @@ function decodeText(body: Uint8Array): string {
 function sniff(body: Uint8Array): string {
   const hint = "add format=pprof for a pprof profile or format=jfr for a JFR recording (without format= the body is read as collapsed text)";
   if (body[0] === 0x1f && body[1] === 0x8b) return `it starts like gzip data; ${hint}`;
-  if (body[0] === 0x46 && body[1] === 0x4c && body[2] === 0x52 && body[3] === 0x00) return "it starts like a JFR recording (FLR\\0); add format=jfr";
-  // A pprof Profile starts with its field 1 (sample_type), length-delimited: tag byte 0x0a.
-  if (body[0] === 0x0a) return `it starts like protobuf data (a pprof profile?); ${hint}`;
+  if (body[0] === 0x46 && body[1] === 0x4c && body[2] === 0x52 && body[3] === 0x00) return "it starts like a JFR recording; add format=jfr";
+  if (isPprofShaped(body)) return `it starts like protobuf data (a pprof profile?); ${hint}`;
   return `it is binary data; ${hint}`;
+}
+
+/** Whether the body reads as a protobuf message of pprof's fields (1–14, varint or length-delimited) to its end. */
+function isPprofShaped(body: Uint8Array): boolean {
+  let at = 0;
+  // A varint of up to 10 bytes (int64 values), or -1 when the body ends inside it.
+  const varint = (): number => {
+    let v = 0;
+    for (let i = 0; i < 10 && at < body.length; i++) {
+      const b = body[at++];
+      v += (b & 0x7f) * 2 ** (7 * i);
+      if (b < 0x80) return v;
+    }
+    return -1;
+  };
+  while (at < body.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (field < 1 || field > 14) return false;
+    if (wire === 2) {
+      const length = varint();
+      if (length < 0 || length > body.length - at) return false;
+      at += length;
+    } else if (wire !== 0 || varint() < 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /**
