@@ -93,6 +93,17 @@ function callTree(stacks: Stack[]): Node {
   return root;
 }
 
+/** Nodes of a call tree, the root aside. */
+function callTreeSize(root: Node): number {
+  let n = 0;
+  const todo = [...root.children.values()];
+  while (todo.length > 0) {
+    n++;
+    todo.push(...todo.pop()!.children.values());
+  }
+  return n;
+}
+
 /** A chain of frames, root first: only the leaf counts, or every frame does. */
 function chain(frames: string[], value: number, everyFrame: boolean): Node {
   const root: Node = { name: "", value: 0, children: new Map() };
@@ -210,6 +221,26 @@ describe("stacks 1,000 to 32,000 frames deep in every legacy format", () => {
       // no profile within max_profile_size_bytes could hold.
       const frames = refusal(() => decode(body, { ...CONFIG, MAX_PROFILE_STACKTRACE_SAMPLES: 0 }));
       expect([frames.reason, frames.message]).toEqual(["profile_size_limit", expect.stringContaining("the stacks hold 31500500 frames")]);
+    }
+  });
+
+  it("refuses a body of more distinct call paths than max_profile_size_bytes / 4 (folded, lines, tree, trie)", async () => {
+    const corpus = await corpusStacks("cortex-dev-01__kafka-0__cpu__0.cpu.folded");
+    const paths = callTreeSize(callTree(corpus));
+    const small = { ...CONFIG, MAX_PROFILE_SIZE_BYTES: 4 * (paths - 1) };
+    const decoders: [string, Uint8Array, (b: Uint8Array, c: typeof CONFIG) => AssembledProfile[]][] = [
+      ["folded", foldedBody(corpus), (b, c) => decodeFolded(b, meta("app.cpu"), c)],
+      ["lines", linesBody(corpus), (b, c) => decodeLines(b, meta("app.cpu"), c)],
+      ["tree", treeBody(corpus), (b, c) => decodeTree(b, meta("app.cpu"), c)],
+      ["trie", trieBody(corpus), (b, c) => decodeTrie(b, meta("app.cpu"), c)],
+    ];
+    // (A speedscope file that small is refused for its size before it is parsed: see below.)
+    for (const [name, body, decode] of decoders) {
+      const err = refusal(() => decode(body, small));
+      expect([name, err.reason, err.message]).toEqual([name, "profile_size_limit", expect.stringContaining(`more than ${paths - 1} distinct call paths`)]);
+      // Within both budgets (call paths, and frames written out): stored as with the default limits.
+      const enough = Math.max(4 * paths, corpus.reduce((n, [f]) => n + f.length, 0));
+      expect(stored(decode(body, { ...small, MAX_PROFILE_SIZE_BYTES: enough }))).toBe(stored(decodeFolded(foldedBody(corpus), meta("app.cpu"), CONFIG)));
     }
   });
 

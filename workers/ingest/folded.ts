@@ -34,7 +34,8 @@ export function decodeFolded(body: Uint8Array, meta: LegacyMeta, limits: StackLi
     while (space >= start && text.charCodeAt(space) !== 0x20) space--;
     if (space < start) return;
     const count = parseCount(text, space + 1, end, lineNo);
-    stacks.add(stackOf(stacks, text, start, space), count);
+    // A zero count stores nothing: its frames need no nodes.
+    if (count > 0) stacks.add(stackOf(stacks, text, start, space), count);
   });
   return legacyProfile(stacks, meta);
 }

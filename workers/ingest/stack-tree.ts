@@ -30,8 +30,18 @@ export class StackTree {
   /** Nodes created so far, the root included. */
   size = 1;
 
+  /**
+   * Call paths (nodes, the root aside) cost some 60 bytes each with their names, and a wide body
+   * of distinct short stacks has millions (16 MB of them made 2.7 million, 500 MB), so there may
+   * be one per four bytes of max_profile_size_bytes (a million at 4 MiB). Each path of a stored
+   * stack is at least one location reference, of one to three bytes, in the profile the upload
+   * becomes, so a profile near the size limit stays within it.
+   */
+  private readonly maxNodes: number;
+
   constructor(readonly limits: StackLimits) {
     this.parent[0] = -1;
+    this.maxNodes = limits.MAX_PROFILE_SIZE_BYTES > 0 ? Math.floor(limits.MAX_PROFILE_SIZE_BYTES / 4) : Infinity;
   }
 
   /** The child of `parent` named `name`, created on first use: equal paths share one node. */
@@ -47,6 +57,12 @@ export class StackTree {
     let node = this.childOf.get(key);
     if (node !== undefined) return node;
     node = this.size++;
+    if (node > this.maxNodes) {
+      throw badRequest(
+        "profile_size_limit",
+        `the stacks have more than ${this.maxNodes} distinct call paths; a profile within max_profile_size_bytes (${this.limits.MAX_PROFILE_SIZE_BYTES}) holds fewer`,
+      );
+    }
     if (node >= ID_SPACE) throw tooMany("distinct stacks");
     if (node === this.parent.length) this.grow();
     const depth = this.depthOf[parent] + 1;

@@ -25,7 +25,8 @@ export function decodeTrie(body: Uint8Array, meta: LegacyMeta, limits: StackLimi
 /**
  * The key is read as it grows: each `;` completes a frame, a child of the frames before it, so a
  * key is never decoded whole. Only the frame still open at the key's end (the text after its last
- * `;`) is decoded again by each node that ends in it; those bytes are held to the body's size plus
+ * `;`) is decoded again by each node that ends in it or adds to it (siblings that complete it
+ * with their first byte share one decode); those bytes are held to the body's size plus
  * MAX_PROFILE_SIZE_BYTES, which a real trie (whose keys diverge at frame ends) never comes near,
  * so that a long open frame under many nodes cannot cost its length times theirs.
  */
@@ -48,14 +49,20 @@ function readTrie(r: ByteReader, stacks: StackTree, bodyBytes: number): void {
   // Per node whose children are being read: how many are left, and the key's state before its chunk.
   const left: number[] = [];
   const saved: number[] = [];
+  // Per level: the node of the open frame completed right where the level's nodes start (their
+  // chunk starting with `;`), once one of them has completed it, or -1; siblings share it.
+  const completed: number[] = [-1];
   do {
+    const level = left.length;
     const chunk = r.bytes(r.uvarint());
     const [keyBefore, nodeBefore, openBefore] = [keyLength, node, open];
     if (keyLength + chunk.length > key.length) key = grow(key, keyLength + chunk.length);
     key.set(chunk, keyLength);
     for (let i = 0; i < chunk.length; i++) {
       if (chunk[i] !== SEMICOLON) continue;
-      node = stacks.child(node, decode(open, keyLength + i));
+      if (i > 0) node = stacks.child(node, decode(open, keyLength + i));
+      else if (completed[level] >= 0) node = completed[level];
+      else node = completed[level] = stacks.child(node, decode(open, keyLength));
       open = keyLength + i + 1;
     }
     keyLength += chunk.length;
@@ -65,6 +72,7 @@ function readTrie(r: ByteReader, stacks: StackTree, bodyBytes: number): void {
     if (children > 0) {
       left.push(children);
       saved.push(keyBefore, nodeBefore, openBefore);
+      completed[left.length] = -1;
       continue;
     }
     [keyLength, node, open] = [keyBefore, nodeBefore, openBefore];
