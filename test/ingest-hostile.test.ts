@@ -14,7 +14,7 @@ import { DEFAULTS, loadConfig } from "../workers/config";
 import type { AssembledProfile } from "../workers/ingest/assemble";
 import { decodeStage, IngestError } from "../workers/ingest/errors";
 import { decodeFolded, decodeLines } from "../workers/ingest/folded";
-import { humanBytes } from "../workers/ingest/gzip";
+import { humanBytes, readBodyCapped } from "../workers/ingest/gzip";
 import type { LegacyMeta } from "../workers/ingest/legacy-labels";
 import { normalizePprof } from "../workers/ingest/pprof";
 import { decodeSpeedscope } from "../workers/ingest/speedscope";
@@ -335,6 +335,18 @@ describe("hostile uploads over HTTP: 4xx quickly, nothing stored, the next uploa
     }
     await flushAll();
     expect(await storageSnapshot()).toEqual(before);
+  });
+
+  it("refuses a body that stops arriving (a Content-Length larger than what is sent) instead of waiting for it", async () => {
+    const folded = await testdata("folded/dump2.wall.folded");
+    const stalls = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(folded.subarray(0, 1000));
+      },
+    });
+    const err = await readBodyCapped(stalls, WORKER_CONFIG.INGESTION_BODY_LIMIT_BYTES, 50).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IngestError);
+    expect([(err as IngestError).kind, (err as IngestError).message]).toEqual(["bad_request", expect.stringContaining("the request body stalled")]);
   });
 
   it("refuses Content-Encoding br: Push with Connect's unimplemented, OTLP with 415 naming the supported ones", async () => {
