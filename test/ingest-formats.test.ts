@@ -10,6 +10,7 @@ import { decodeFolded, decodeLines } from "../workers/ingest/folded";
 import { legacyProfile, parseSampleRate, type LegacyMeta } from "../workers/ingest/legacy-labels";
 import { normalizePprof } from "../workers/ingest/pprof";
 import { decodeSpeedscope } from "../workers/ingest/speedscope";
+import { StackTree } from "../workers/ingest/stack-tree";
 import { decodeTree } from "../workers/ingest/tree";
 import { decodeTrie } from "../workers/ingest/trie";
 import { collapsed } from "./setup/collapsed";
@@ -43,7 +44,7 @@ function stored(profiles: AssembledProfile[]): Stored[] {
   });
 }
 
-const folded = (text: string, m = meta("app.alloc_objects")) => decodeFolded(enc.encode(text), m);
+const folded = (text: string, m = meta("app.alloc_objects")) => decodeFolded(enc.encode(text), m, CONFIG);
 
 describe("sampleRate", () => {
   it("defaults to 100 when absent, not an integer or negative; 0 stays 0", () => {
@@ -53,7 +54,8 @@ describe("sampleRate", () => {
 });
 
 describe("legacy put (§1.6.3)", () => {
-  const one = new Map([["main;work", 3]]);
+  const one = new StackTree(CONFIG);
+  one.add(one.path(["main", "work"]), 3);
   const put = (appName: string, over: Partial<LegacyMeta> = {}) => stored(legacyProfile(one, meta(appName, over)))[0];
 
   it("maps the app-name suffix to the profile type", () => {
@@ -151,11 +153,11 @@ describe("folded text (§1.5.1)", () => {
   });
 
   it("refuses text that is not UTF-8", () => {
-    expect(refusal(() => decodeFolded(new Uint8Array([0x61, 0xff, 0x20, 0x31]), meta("app"))).kind).toBe("invalid");
+    expect(refusal(() => decodeFolded(new Uint8Array([0x61, 0xff, 0x20, 0x31]), meta("app"), CONFIG)).kind).toBe("invalid");
   });
 
   it("reads a real file: the cortex cpu dump as app.cpu gives 478 samples × 10 ms over 316 stacks", async () => {
-    const [s] = stored(decodeFolded(await testdata("folded/cortex-dev-01__kafka-0__cpu__0.cpu.folded"), meta("myapp.cpu")));
+    const [s] = stored(decodeFolded(await testdata("folded/cortex-dev-01__kafka-0__cpu__0.cpu.folded"), meta("myapp.cpu"), CONFIG));
     const lines = s.stacks.trimEnd().split("\n");
     expect(lines.length).toBe(316);
     expect(lines.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)).toBe(4_780_000_000);
@@ -165,12 +167,12 @@ describe("folded text (§1.5.1)", () => {
 
 describe("lines (§1.5.2)", () => {
   it("counts every non-empty line once", () => {
-    const profiles = decodeLines(enc.encode("a;b\na;c\r\n\na;b\na;b"), meta("app.alloc_objects"));
+    const profiles = decodeLines(enc.encode("a;b\na;c\r\n\na;b\na;b"), meta("app.alloc_objects"), CONFIG);
     expect(stored(profiles)[0].stacks).toBe("a;b 3\na;c 1\n");
   });
 
   it("refuses a line of 64 KiB or more", () => {
-    expect(refusal(() => decodeLines(enc.encode(`a\n${"x".repeat(65_536)}\n`), meta("app"))).kind).toBe("invalid");
+    expect(refusal(() => decodeLines(enc.encode(`a\n${"x".repeat(65_536)}\n`), meta("app"), CONFIG)).kind).toBe("invalid");
   });
 });
 
@@ -200,16 +202,16 @@ describe("trie (§1.5.4)", () => {
   ];
 
   it("joins the chunks from the root into keys", () => {
-    expect(stored(decodeTrie(new Uint8Array(trie), meta("app.alloc_objects")))[0].stacks).toBe("a;b 2\na;b;é 4\na;c 1\n");
+    expect(stored(decodeTrie(new Uint8Array(trie), meta("app.alloc_objects"), CONFIG))[0].stacks).toBe("a;b 2\na;b;é 4\na;c 1\n");
   });
 
   it("takes an empty body as an empty trie", () => {
-    expect(stored(decodeTrie(new Uint8Array(0), meta("app.cpu")))[0].stacks).toBe("");
+    expect(stored(decodeTrie(new Uint8Array(0), meta("app.cpu"), CONFIG))[0].stacks).toBe("");
   });
 
   it("refuses truncated input, chunks past the end and trailing bytes", () => {
     for (const bad of [trie.slice(0, trie.length - 1), trie.slice(0, 9), [...trie, 0], [5, 0x61, 0, 0]]) {
-      expect(refusal(() => decodeTrie(new Uint8Array(bad), meta("app"))).kind).toBe("invalid");
+      expect(refusal(() => decodeTrie(new Uint8Array(bad), meta("app"), CONFIG)).kind).toBe("invalid");
     }
   });
 });
@@ -223,7 +225,7 @@ describe("tree (§1.5.5)", () => {
   });
 
   it("refuses names and child counts over the limits, truncation and trailing bytes", () => {
-    const limits = { MAX_PROFILE_SYMBOL_VALUE_LENGTH: 4, MAX_PROFILE_STACKTRACE_SAMPLES: 2 };
+    const limits = { ...CONFIG, MAX_PROFILE_SYMBOL_VALUE_LENGTH: 4, MAX_PROFILE_STACKTRACE_SAMPLES: 2 };
     const cases: [number[], string][] = [
       [[...node("", 0, 1), ...node("toolong", 1, 0)], "node name length 7 exceeds maximum 4"],
       [[...node("", 0, 3), ...node("a", 1, 0), ...node("b", 1, 0), ...node("c", 1, 0)], "node children count 3 exceeds maximum 2"],
@@ -244,7 +246,7 @@ describe("speedscope (§1.5.8)", () => {
   const scaled = (k: number) => [...TREE].map(([s, v]) => `${s} ${v * k}\n`).join("");
 
   it("simple: one evented input for app foo, profile_name=simple.txt, at the unit-none rate 10000", async () => {
-    const s = stored(decodeSpeedscope(await file("simple"), meta("foo")));
+    const s = stored(decodeSpeedscope(await file("simple"), meta("foo"), CONFIG));
     expect(s).toEqual([
       {
         profileType: "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
@@ -256,7 +258,7 @@ describe("speedscope (§1.5.8)", () => {
   });
 
   it("two-sampled: two inputs foo.seconds{profile_name=one|two,x=y} at rate 100", async () => {
-    const s = stored(decodeSpeedscope(await file("two-sampled"), meta("foo", { nameLabels: [["x", "y"]] })));
+    const s = stored(decodeSpeedscope(await file("two-sampled"), meta("foo", { nameLabels: [["x", "y"]] }), CONFIG));
     expect(s.map((p) => [p.profileType, p.labels, p.stacks])).toEqual(
       ["one", "two"].map((name) => [
         "wall:wall:nanoseconds:cpu:nanoseconds",
@@ -267,7 +269,7 @@ describe("speedscope (§1.5.8)", () => {
   });
 
   it("two-sampled-bytes: foo.bytes is memory samples in bytes, unscaled", async () => {
-    const s = stored(decodeSpeedscope(await file("two-sampled-bytes"), meta("foo")));
+    const s = stored(decodeSpeedscope(await file("two-sampled-bytes"), meta("foo"), CONFIG));
     expect(s.map((p) => [p.profileType, p.labels.profile_name, p.stacks])).toEqual([
       ["memory:samples:bytes::", "one", "a;b 5\na;b;c 5\na;b;d 4\n"],
       ["memory:samples:bytes::", "two", "a;b 5\na;b;c 5\na;b;d 4\n"],
@@ -275,7 +277,7 @@ describe("speedscope (§1.5.8)", () => {
   });
 
   it("keeps a sampleRate the client set", async () => {
-    expect(stored(decodeSpeedscope(await file("simple"), meta("foo", { sampleRate: 1000 })))[0].stacks).toBe(scaled(1_000_000));
+    expect(stored(decodeSpeedscope(await file("simple"), meta("foo", { sampleRate: 1000 }), CONFIG))[0].stacks).toBe(scaled(1_000_000));
   });
 
   const sampled = (profiles: object[], frames = [{ name: "a" }, { name: "b" }]) =>
@@ -283,18 +285,18 @@ describe("speedscope (§1.5.8)", () => {
   const prof = (over: object = {}) => ({ type: "sampled", name: "p", unit: "milliseconds", startValue: 0, samples: [[0, 1], [0]], weights: [1.5, 0.25], ...over });
 
   it("merges profiles with equal name, type, unit and start value, and scales before rounding", () => {
-    const s = stored(decodeSpeedscope(sampled([prof(), prof()]), meta("foo", { sampleRate: 0 })));
+    const s = stored(decodeSpeedscope(sampled([prof(), prof()]), meta("foo", { sampleRate: 0 }), CONFIG));
     // One input (so no unit suffix): (1.5 + 1.5) ms × 100 and (0.25 + 0.25) ms × 100.
     expect(s.map((p) => [p.profileType, p.labels.profile_name, p.stacks])).toEqual([["process_cpu:samples:count::", "p", "a 50\na;b 300\n"]]);
   });
 
   it("stores a profile without a name without a profile_name label", () => {
-    const s = stored(decodeSpeedscope(sampled([prof({ name: undefined })]), meta("foo.alloc_objects")));
+    const s = stored(decodeSpeedscope(sampled([prof({ name: undefined })]), meta("foo.alloc_objects"), CONFIG));
     expect([s[0].labels, s[0].stacks]).toEqual([{ __name__: "memory", pyroscope_spy: "gospy", service_name: "foo" }, "a 25\na;b 150\n"]);
   });
 
   it("gives frames with equal names one stack", () => {
-    const s = stored(decodeSpeedscope(sampled([prof({ samples: [[0, 1], [0, 2]] })], [{ name: "a" }, { name: "b" }, { name: "b" }]), meta("foo.alloc_objects")));
+    const s = stored(decodeSpeedscope(sampled([prof({ samples: [[0, 1], [0, 2]] })], [{ name: "a" }, { name: "b" }, { name: "b" }]), meta("foo.alloc_objects"), CONFIG));
     expect(s[0].stacks).toBe("a;b 175\n");
   });
 
@@ -315,11 +317,11 @@ describe("speedscope (§1.5.8)", () => {
       [sampled([evented([{ type: "X", at: 1, frame: 0 }])]), "Unknown event type X"],
     ];
     for (const [bytes, message] of cases) {
-      const err = refusal(() => decodeSpeedscope(bytes, meta("foo")));
+      const err = refusal(() => decodeSpeedscope(bytes, meta("foo"), CONFIG));
       expect([message, err.kind, err.message]).toEqual([message, "invalid", expect.stringContaining(message)]);
     }
     // Two profiles in unit "none" make the app foo.none, which no profile type matches.
-    const err = refusal(() => decodeSpeedscope(sampled([prof({ unit: "none" }), prof({ unit: "none", name: "q" })]), meta("foo")));
+    const err = refusal(() => decodeSpeedscope(sampled([prof({ unit: "none" }), prof({ unit: "none", name: "q" })]), meta("foo"), CONFIG));
     expect([err.kind, err.message]).toEqual(["bad_request", "unknown profile type: none"]);
   });
 });

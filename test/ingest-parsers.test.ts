@@ -306,7 +306,7 @@ describe("readBodyCapped", () => {
     });
     const err = await asyncRefusal(readBodyCapped(req, 99));
     expect(err.kind).toBe("too_large");
-    expect(err.reason).toBe("body_size_limit");
+    expect(err.reason).toBe("body_size_limit_exceeded");
     expect(err.message).toBe("request body too large");
   });
 

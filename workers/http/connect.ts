@@ -15,9 +15,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { gzipSync } from "fflate";
 import type { Config } from "../config";
 import type { Env } from "../env";
-import { gunzipAsync } from "../ingest/gzip";
+import { gunzipAsync, readBodyCapped } from "../ingest/gzip";
 import { IngestError } from "../ingest/errors";
 import { acceptsGzip, clientAcceptEncoding } from "./encoding";
+import { errorResponse } from "./errors";
 
 export interface RequestContext {
   env: Env;
@@ -56,7 +57,10 @@ const gzip: Compression = {
 export class ConnectService {
   private readonly handlers = new Map<string, UniversalHandler>();
 
-  constructor(register: (router: ConnectRouter) => void, readMaxBytes: number) {
+  constructor(
+    register: (router: ConnectRouter) => void,
+    private readonly readMaxBytes: number,
+  ) {
     const router = createConnectRouter({
       connect: true,
       grpc: false,
@@ -81,17 +85,33 @@ export class ConnectService {
     return this.handlers.has(path) ? path : undefined;
   }
 
-  /** Serves one RPC; `path` must come from `resolve`. */
+  /**
+   * Serves one RPC; `path` must come from `resolve`. The body is read here, within readMaxBytes,
+   * before Connect sees it: Connect refuses some requests (an unsupported Content-Encoding)
+   * without reading their body, which then held up the next request on the keep-alive
+   * connection, and a body cut short is the client's failure (400), not an internal error.
+   */
   async serve(path: string, request: Request, rc: RequestContext): Promise<Response> {
     const h = this.handlers.get(path)!;
+    let body: Uint8Array;
+    try {
+      body = await readBodyCapped(request, this.readMaxBytes);
+    } catch (err) {
+      // Connect's own readMaxBytes refusal is resource_exhausted (429).
+      if (err instanceof IngestError) return errorResponse(err.kind === "too_large" ? 429 : 400, err.message);
+      throw err;
+    }
+    const headers = new Headers(request.headers);
+    headers.delete("content-length");
+    headers.delete("transfer-encoding");
     // Connect picks the response's compression from Accept-Encoding, which the runtime reports as
     // "br, gzip" whatever the client sent: it gets the client's own choice instead.
-    const accept = acceptsGzip(clientAcceptEncoding(request)) ? "gzip" : "identity";
-    const res = await createFetchHandler((ureq) => {
-      const header = new Headers(ureq.header);
-      header.set("Accept-Encoding", accept);
-      return h({ ...ureq, header, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) });
-    })(request);
+    headers.set("Accept-Encoding", acceptsGzip(clientAcceptEncoding(request)) ? "gzip" : "identity");
+    const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    const buffered = new Request(request.url, { method: request.method, headers, body: hasBody ? body : undefined });
+    const res = await createFetchHandler((ureq) =>
+      h({ ...ureq, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) }),
+    )(buffered);
     if (res.status === 415) {
       // connect-go names the codecs it accepts (spec §4.1); connect-es leaves the header out.
       res.headers.set("Accept-Post", "application/json, application/proto");

@@ -6,7 +6,7 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import type { AssembledProfile } from "../ingest/assemble";
 import { parseTimeMs } from "../ingest/attime";
-import { IngestError, invalid } from "../ingest/errors";
+import { decodeStage, IngestError, invalid } from "../ingest/errors";
 import { decodeFolded, decodeLines } from "../ingest/folded";
 import { maybeGunzipAsync, readBodyCapped } from "../ingest/gzip";
 import { decodeJfr } from "../ingest/jfr";
@@ -46,6 +46,9 @@ export async function handleIngest(request: Request, env: Env, config: Config, t
 }
 
 async function ingest(request: Request, env: Env, config: Config, tenant: string): Promise<Response> {
+  // The body is read before anything is refused: one left unread would hold up the next request
+  // on a keep-alive connection.
+  const body = await readBodyCapped(request, config.INGESTION_BODY_LIMIT_BYTES);
   const url = new URL(request.url);
   const q = url.searchParams;
   const nowMs = Date.now();
@@ -57,33 +60,34 @@ async function ingest(request: Request, env: Env, config: Config, tenant: string
   const spyName = q.get("spyName") || "unknown";
   const kind = bodyFormat(format, contentType);
 
-  const body = await readBodyCapped(request, config.INGESTION_BODY_LIMIT_BYTES);
   const timer = new PhaseTimer();
   const dispatch = new Dispatch(env, config, tenant);
   // Every profile of the request is decoded and written into the dispatch builders before any
   // is sent, so a refusal anywhere leaves storage untouched.
-  let decoded: Uint8Array;
-  if (kind === "pprof") {
-    const pprof = await pprofInput(body, contentType, config);
-    // Pyroscope accepts a multipart upload without a profile as a no-op.
-    if (pprof === undefined) return new Response(null, { status: 200 });
-    decoded = pprof.raw;
-    normalizePprof(
-      decodePprof(decoded),
-      { mode: "ingest", appName: app, nameLabels: labels, spyName, sampleTypeConfig: pprof.sampleTypeConfig, fromMs, nowMs, config },
-      dispatch.sink,
-    );
-  } else if (kind === "jfr") {
-    const jfr = await jfrInput(body, contentType, config);
-    decoded = jfr.recording;
-    const profiles = decodeJfr(jfr.recording, jfr.labels, { appName: app, nameLabels: labels, spyName, fromMs, untilMs, nowMs, config });
-    storeAll(profiles, decoded, nowMs, config, dispatch);
-  } else {
-    decoded = body;
+  const decoded = await decodeStage("ingest", async (): Promise<Uint8Array | undefined> => {
+    if (kind === "pprof") {
+      const pprof = await pprofInput(body, contentType, config);
+      if (pprof === undefined) return undefined;
+      normalizePprof(
+        decodePprof(pprof.raw),
+        { mode: "ingest", appName: app, nameLabels: labels, spyName, sampleTypeConfig: pprof.sampleTypeConfig, fromMs, nowMs, config },
+        dispatch.sink,
+      );
+      return pprof.raw;
+    }
+    if (kind === "jfr") {
+      const jfr = await jfrInput(body, contentType, config);
+      const profiles = decodeJfr(jfr.recording, jfr.labels, { appName: app, nameLabels: labels, spyName, fromMs, untilMs, nowMs, config });
+      storeAll(profiles, jfr.recording, nowMs, config, dispatch);
+      return jfr.recording;
+    }
     const meta: LegacyMeta = { appName: app, nameLabels: labels, spyName, sampleRate: parseSampleRate(q.get("sampleRate")), fromMs, untilMs };
     const profiles = decodeLegacy(kind, body, meta, config);
-    asPushRefusal(() => storeAll(profiles, decoded, nowMs, config, dispatch));
-  }
+    asPushRefusal(() => storeAll(profiles, body, nowMs, config, dispatch));
+    return body;
+  });
+  // Pyroscope accepts a multipart upload without a profile as a no-op.
+  if (decoded === undefined) return new Response(null, { status: 200 });
   timer.end("decode");
   await dispatch.send({
     receivedAtMs: nowMs,
@@ -146,15 +150,15 @@ async function jfrPart(data: Uint8Array, config: Config): Promise<Uint8Array> {
 function decodeLegacy(kind: string, body: Uint8Array, meta: LegacyMeta, config: Config): AssembledProfile[] {
   switch (kind) {
     case "trie":
-      return decodeTrie(body, meta);
+      return decodeTrie(body, meta, config);
     case "tree":
       return decodeTree(body, meta, config);
     case "lines":
-      return decodeLines(body, meta);
+      return decodeLines(body, meta, config);
     case "speedscope":
-      return decodeSpeedscope(body, meta);
+      return decodeSpeedscope(body, meta, config);
     default:
-      return decodeFolded(body, meta);
+      return decodeFolded(body, meta, config);
   }
 }
 

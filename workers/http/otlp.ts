@@ -11,7 +11,7 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import type { ExportProfilesServiceRequest } from "../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb";
 import { ProfilesService } from "../gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb";
-import { IngestError } from "../ingest/errors";
+import { BODY_SIZE_LIMIT, decodeStage, IngestError } from "../ingest/errors";
 import { maybeGunzipAsync, readBodyCapped } from "../ingest/gzip";
 import { convertExport } from "../ingest/otlp";
 import { decodeOtlpRequest, type OtlpEncoding } from "../ingest/otlp-decode";
@@ -32,10 +32,18 @@ interface ExportContext {
 export async function handleOtlp(request: Request, env: Env, config: Config, tenant: string): Promise<Response> {
   const contentType = request.headers.get("content-type") ?? "";
   const encoding = encodingOf(contentType);
-  if (encoding === undefined) return plain(415, `Unsupported Content-Type: ${contentType}`);
+  const contentEncoding = (request.headers.get("content-encoding") ?? "").trim().toLowerCase();
   let received = 0;
   try {
-    const body = await readBody(request, config.INGESTION_BODY_LIMIT_BYTES);
+    // The body is read before anything is refused: one left unread would hold up the next
+    // request on a keep-alive connection.
+    const raw = await readBodyCapped(request, config.INGESTION_BODY_LIMIT_BYTES);
+    received = raw.length;
+    if (encoding === undefined) return plain(415, `Unsupported Content-Type: ${contentType}`);
+    if (!CONTENT_ENCODINGS.includes(contentEncoding)) {
+      return plain(415, `Unsupported Content-Encoding: ${contentEncoding}; supported encodings: gzip, identity`);
+    }
+    const body = await decodeStage("otlp", () => inflate(raw, config.INGESTION_BODY_LIMIT_BYTES));
     received = body.length;
     const req = decodeOtlpRequest(body, encoding);
     const timing = await exportProfiles(req, { env, config, tenant, headers: request.headers }, body.length);
@@ -81,28 +89,32 @@ async function exportProfiles(req: ExportProfilesServiceRequest, ctx: ExportCont
   const timer = new PhaseTimer();
   const dispatch = new Dispatch(ctx.env, ctx.config, ctx.tenant);
   let bytes = payloadBytes;
-  for (const { labels, profile } of convertExport(req, ctx.config)) {
-    bytes += labelBytes(labels);
-    normalizePprof({ profile, bytes: SIZE_CHECKED }, { mode: "push", seriesLabels: labels, nowMs, config: ctx.config }, dispatch.sink);
-  }
+  await decodeStage("otlp", () => {
+    for (const { labels, profile } of convertExport(req, ctx.config)) {
+      bytes += labelBytes(labels);
+      normalizePprof({ profile, bytes: SIZE_CHECKED }, { mode: "push", seriesLabels: labels, nowMs, config: ctx.config }, dispatch.sink);
+    }
+  });
   timer.end("decode");
   await dispatch.send({ receivedAtMs: nowMs, bytes, spyName: "", sdk: ctx.headers.get("user-agent") ?? "" });
   timer.end("store");
   return timer.header();
 }
 
+/** `Content-Encoding`s of OTLP/HTTP ("" = none). */
+const CONTENT_ENCODINGS = ["", "identity", "gzip"];
+
 /**
  * The body, inflated when gzipped (recognised by its magic bytes, so a missing Content-Encoding
  * does not matter: no protobuf or JSON body starts with them). Both the raw and the inflated
  * size are held to the body limit, as Pyroscope does (§1.3 step 2).
  */
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const body = await readBodyCapped(request, limit);
+async function inflate(body: Uint8Array, limit: number): Promise<Uint8Array> {
   try {
     return await maybeGunzipAsync(body, limit);
   } catch (err) {
     if (err instanceof IngestError && err.reason === "profile_size_limit") {
-      throw new IngestError("too_large", "body_size_limit", err.message);
+      throw new IngestError("too_large", BODY_SIZE_LIMIT, err.message);
     }
     throw err;
   }

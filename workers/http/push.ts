@@ -6,8 +6,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Labels } from "../block/builder";
 import { PusherService } from "../gen/push/v1/push_pb";
-import { invalid } from "../ingest/errors";
-import { maybeGunzipAsync } from "../ingest/gzip";
+import { BODY_SIZE_LIMIT, decodeStage, invalid } from "../ingest/errors";
+import { humanBytes, maybeGunzipAsync } from "../ingest/gzip";
 import { labelValue } from "../ingest/labels";
 import { decodePprof, normalizePprof } from "../ingest/pprof";
 import { Dispatch } from "../route/dispatch";
@@ -32,22 +32,24 @@ export function registerPush(router: ConnectRouter): void {
         const dispatch = new Dispatch(env, config, tenant);
         let spyName = "";
         let sdk = "";
-        for (const series of req.series) {
-          const labels: Labels = series.labels.map((l) => [l.name, l.value]);
-          spyName ||= labelValue(labels, "pyroscope_spy") || labelValue(labels, "spy_name");
-          sdk ||= sdkOf(labels, request.headers);
-          for (const sample of series.samples) {
-            const raw = await maybeGunzipAsync(sample.rawProfile, config.MAX_PROFILE_SIZE_BYTES);
-            bytes += raw.length + labelBytes(labels);
-            if (bytes > config.INGESTION_BODY_LIMIT_BYTES) {
-              throw invalid(
-                "body_size_limit_exceeded",
-                `uncompressed batch payload size exceeds limit of ${config.INGESTION_BODY_LIMIT_BYTES} bytes`,
-              );
+        await decodeStage("push", async () => {
+          for (const series of req.series) {
+            const labels: Labels = series.labels.map((l) => [l.name, l.value]);
+            spyName ||= labelValue(labels, "pyroscope_spy") || labelValue(labels, "spy_name");
+            sdk ||= sdkOf(labels, request.headers);
+            for (const sample of series.samples) {
+              const raw = await maybeGunzipAsync(sample.rawProfile, config.MAX_PROFILE_SIZE_BYTES);
+              bytes += raw.length + labelBytes(labels);
+              if (config.INGESTION_BODY_LIMIT_BYTES > 0 && bytes > config.INGESTION_BODY_LIMIT_BYTES) {
+                throw invalid(
+                  BODY_SIZE_LIMIT,
+                  `uncompressed batched profile payload size exceeds limit of ${humanBytes(config.INGESTION_BODY_LIMIT_BYTES)}`,
+                );
+              }
+              normalizePprof(decodePprof(raw), { mode: "push", seriesLabels: labels, nowMs, config }, dispatch.sink);
             }
-            normalizePprof(decodePprof(raw), { mode: "push", seriesLabels: labels, nowMs, config }, dispatch.sink);
           }
-        }
+        });
         timer.end("decode");
         await dispatch.send({ receivedAtMs: nowMs, bytes, spyName, sdk });
         timer.end("store");

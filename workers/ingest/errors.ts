@@ -25,3 +25,25 @@ export class IngestError extends Error {
 
 export const invalid = (reason: string, message: string) => new IngestError("invalid", reason, message);
 export const badRequest = (reason: string, message: string) => new IngestError("bad_request", reason, message);
+
+/** Pyroscope's discard reason for a request body (or a Push's decompressed batch) over the body limit. */
+export const BODY_SIZE_LIMIT = "body_size_limit_exceeded";
+
+/**
+ * Runs the decode stage of an upload: reading, inflating, decoding, validating and converting the
+ * client's bytes into in-memory builders. Nothing in it touches storage, so any exception it
+ * raises that is not already a refusal (a RangeError or TypeError from a malformed structure,
+ * "Invalid array length", a stack overflow on deep nesting) comes from the upload and refuses it
+ * as `malformed_profile`, saying what went wrong, instead of a 5xx that clients would retry
+ * forever. Storage calls stay outside, so a failing store is still a 5xx/503 for SDKs to retry.
+ */
+export async function decodeStage<T>(what: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof IngestError) throw err;
+    console.warn(`${what}: refused an upload that failed to decode`, err);
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw invalid("malformed_profile", `${what}: the upload could not be decoded (${detail})`);
+  }
+}

@@ -5,7 +5,8 @@
 
 import type { AssembledProfile } from "./assemble";
 import { invalid } from "./errors";
-import { legacyProfile, type LegacyMeta, type StackCounts } from "./legacy-labels";
+import { legacyProfile, type LegacyMeta } from "./legacy-labels";
+import { StackTree, type StackLimits } from "./stack-tree";
 import { utf8Length } from "./string-table";
 
 /** bufio.MaxScanTokenSize: a line (its `\r` included) must be shorter, in bytes. */
@@ -22,40 +23,94 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * are skipped, repeated stacks summed. A count that is not a non-negative integer refuses the
  * upload. A line that is too long silently ends the input, as in Pyroscope.
  */
-export function decodeFolded(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+export function decodeFolded(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
   const text = decodeText(body);
-  const stacks: StackCounts = new Map();
+  const stacks = new StackTree(limits);
   let lineNo = 0;
   scanLines(text, (start, end) => {
     lineNo++;
-    const space = end > start ? text.lastIndexOf(" ", end - 1) : -1;
+    // A scan within the line: lastIndexOf would search on through every line before it.
+    let space = end - 1;
+    while (space >= start && text.charCodeAt(space) !== 0x20) space--;
     if (space < start) return;
     const count = parseCount(text, space + 1, end, lineNo);
-    const stack = text.slice(start, space);
-    stacks.set(stack, (stacks.get(stack) ?? 0) + count);
+    // A zero count stores nothing: its frames need no nodes.
+    if (count > 0) stacks.add(stackOf(stacks, text, start, space), count);
   });
   return legacyProfile(stacks, meta);
 }
 
 /** One stack per non-empty line, each occurrence counting 1. A too-long line refuses the upload. */
-export function decodeLines(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
+export function decodeLines(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
   const text = decodeText(body);
-  const stacks: StackCounts = new Map();
+  const stacks = new StackTree(limits);
   const complete = scanLines(text, (start, end) => {
-    if (end === start) return;
-    const stack = text.slice(start, end);
-    stacks.set(stack, (stacks.get(stack) ?? 0) + 1);
+    if (end > start) stacks.add(stackOf(stacks, text, start, end), 1);
   });
   if (!complete) throw invalid("malformed_profile", `a line is ${MAX_LINE_BYTES} bytes or longer (bufio.Scanner: token too long)`);
   return legacyProfile(stacks, meta);
+}
+
+/** The node of the `;`-separated frames in text[start, end), root first. */
+function stackOf(stacks: StackTree, text: string, start: number, end: number): number {
+  let node = StackTree.ROOT;
+  let from = start;
+  // A scan within the line: indexOf would search past its end, through the rest of the body.
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) !== 0x3b /* ; */) continue;
+    node = stacks.child(node, text.slice(from, i));
+    from = i + 1;
+  }
+  return stacks.child(node, text.slice(from, end));
 }
 
 function decodeText(body: Uint8Array): string {
   try {
     return utf8.decode(body);
   } catch {
-    throw invalid("malformed_profile", "the profile is not valid UTF-8 text");
+    throw invalid("malformed_profile", `the profile is not valid UTF-8 text: ${sniff(body)}`);
   }
+}
+
+/**
+ * What a body that is not text looks like, and the `format` it probably needed: without one, an
+ * upload is read as collapsed text, which is how a pprof sent by hand ends up here.
+ */
+function sniff(body: Uint8Array): string {
+  const hint = "add format=pprof for a pprof profile or format=jfr for a JFR recording (without format= the body is read as collapsed text)";
+  if (body[0] === 0x1f && body[1] === 0x8b) return `it starts like gzip data; ${hint}`;
+  if (body[0] === 0x46 && body[1] === 0x4c && body[2] === 0x52 && body[3] === 0x00) return "it starts like a JFR recording; add format=jfr";
+  if (isPprofShaped(body)) return `it starts like protobuf data (a pprof profile?); ${hint}`;
+  return `it is binary data; ${hint}`;
+}
+
+/** Whether the body reads as a protobuf message of pprof's fields (1–14, varint or length-delimited) to its end. */
+function isPprofShaped(body: Uint8Array): boolean {
+  let at = 0;
+  // A varint of up to 10 bytes (int64 values), or -1 when the body ends inside it.
+  const varint = (): number => {
+    let v = 0;
+    for (let i = 0; i < 10 && at < body.length; i++) {
+      const b = body[at++];
+      v += (b & 0x7f) * 2 ** (7 * i);
+      if (b < 0x80) return v;
+    }
+    return -1;
+  };
+  while (at < body.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (field < 1 || field > 14) return false;
+    if (wire === 2) {
+      const length = varint();
+      if (length < 0 || length > body.length - at) return false;
+      at += length;
+    } else if (wire !== 0 || varint() < 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /**

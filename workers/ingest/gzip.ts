@@ -7,7 +7,7 @@ import { Gunzip, gunzipSync } from "fflate";
 import { MAX_INFLATE_RATIO } from "../block/format";
 import { concatBytes } from "../util/bytes";
 import { crc32, CRC32_INIT, crc32Finish, crc32Update } from "../util/crc32";
-import { IngestError, invalid } from "./errors";
+import { BODY_SIZE_LIMIT, badRequest, IngestError, invalid } from "./errors";
 
 const MAX_CHUNK = 64 * 1024;
 const MIN_CHUNK = 1024;
@@ -156,12 +156,12 @@ async function inflateNative(bytes: Uint8Array, size: number): Promise<Uint8Arra
  * cancelled (not awaited, so a stalled source cannot delay the caller) and nothing past the cap
  * is kept.
  */
-async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number): Promise<Uint8Array | undefined> {
+async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number, idleMs = Infinity): Promise<Uint8Array | undefined> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await (idleMs === Infinity ? reader.read() : readWithin(reader, idleMs));
     if (done) break;
     total += value.length;
     if (total > cap) {
@@ -173,28 +173,68 @@ async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number): Promis
   return concatBytes(chunks, total);
 }
 
+/** Thrown when a body stops arriving: no byte for BODY_IDLE_MS. */
+class BodyStalled extends Error {}
+
+/** The next chunk, or BodyStalled (the stream then cancelled) when none comes within `ms`. */
+async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BodyStalled(`no byte arrived for ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } catch (err) {
+    if (err instanceof BodyStalled) reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/**
+ * How long a request body may pause: Pyroscope's HTTP server gives a whole request 30 s to be read
+ * (http_server_read_timeout); here the 30 s are between chunks, so a slow but steady upload of a
+ * large body still arrives.
+ */
+export const BODY_IDLE_MS = 30_000;
+
 /**
  * Reads a whole body, refusing it (`too_large`) as soon as it passes `maxBytes` (0 = no limit):
- * a declared Content-Length over the cap is refused before reading, and a streamed body is
- * cancelled at the first chunk that crosses it, so nothing past the cap is kept.
+ * a declared Content-Length over the cap is refused before reading, and the body is cancelled at
+ * the first chunk that crosses it, so nothing past the cap is kept. The body is always streamed:
+ * memory follows the bytes that arrive, never the Content-Length a client claims. A body that ends
+ * before its declared length (the connection closed mid-upload), or that stops arriving for
+ * `idleMs` (a Content-Length larger than what is sent), is the client's failure, refused with 400
+ * rather than reported as an internal error or waited for without end.
  */
 export async function readBodyCapped(
   source: Request | ReadableStream<Uint8Array> | null,
   maxBytes: number,
+  idleMs = BODY_IDLE_MS,
 ): Promise<Uint8Array> {
   let stream = source;
+  let declared: string | null = null;
   if (stream instanceof Request) {
-    const declared = stream.headers.get("content-length");
-    if (maxBytes > 0 && Number(declared) > maxBytes) throw bodyTooLarge();
-    // HTTP framing holds a body to its declared length, so it can be read in one native call
-    // (streaming it chunk by chunk cost 6% of the ingest Worker's CPU).
-    if (declared !== null && declared !== "" && Number.isSafeInteger(Number(declared))) {
-      return new Uint8Array(await stream.arrayBuffer());
+    declared = stream.headers.get("content-length");
+    if (maxBytes > 0 && Number(declared) > maxBytes) {
+      stream.body?.cancel().catch(() => {});
+      throw bodyTooLarge();
     }
     stream = stream.body;
   }
   if (stream === null) return new Uint8Array(0);
-  const body = await readUpTo(stream, maxBytes > 0 ? maxBytes : Infinity);
+  let body: Uint8Array | undefined;
+  try {
+    body = await readUpTo(stream, maxBytes > 0 ? maxBytes : Infinity, idleMs);
+  } catch (err) {
+    const claimed = declared === null ? "" : ` (Content-Length: ${declared})`;
+    const what = err instanceof BodyStalled ? "stalled" : "was cut short";
+    throw badRequest(
+      "malformed_profile",
+      `the request body ${what}${claimed}: ${err instanceof Error ? err.message : String(err)}; send the whole body`,
+    );
+  }
   if (body === undefined) throw bodyTooLarge();
   return body;
 }
@@ -205,7 +245,7 @@ function profileTooLarge(maxBytes: number): IngestError {
 }
 
 function bodyTooLarge(): IngestError {
-  return new IngestError("too_large", "body_size_limit", "request body too large");
+  return new IngestError("too_large", BODY_SIZE_LIMIT, "request body too large");
 }
 
 function malformed(detail: string): IngestError {

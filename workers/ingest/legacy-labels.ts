@@ -5,7 +5,8 @@
 
 import { PprofAssembler, type AssembledProfile, type ValueTypeName } from "./assemble";
 import { badRequest } from "./errors";
-import { METRIC_NAME, SERVICE_NAME, type Labels } from "./labels";
+import { formatLabels, METRIC_NAME, pushSeriesLabels, SERVICE_NAME, type Labels } from "./labels";
+import type { StackTree } from "./stack-tree";
 
 /** What a legacy upload's query string says about the profile. */
 export interface LegacyMeta {
@@ -20,15 +21,6 @@ export interface LegacyMeta {
   fromMs: number;
   untilMs: number;
 }
-
-/** Stack counts: a key per distinct stack → its summed value. */
-export type StackCounts = Map<string, number>;
-
-/** The root-first frame names of a StackCounts key. */
-export type FramesOf = (key: string) => string[];
-
-/** Keys of folded text and the binary trees: frames joined with `;`, root first. */
-export const foldedFrames: FramesOf = (key) => key.split(";");
 
 export const DEFAULT_SAMPLE_RATE = 100;
 
@@ -83,14 +75,10 @@ const TYPES: ReadonlyMap<string, LegacyType> = new Map([
  * One legacy put: `stacks` (values > 0 kept) as a profile with its series labels; none when the
  * labels carry a `profile_id` (Pyroscope treats such an upload as a silent no-op).
  * `extraLabels` (speedscope's `profile_name`) override `name` labels of the same name.
- * Throws `bad_request` (400) `unknown profile type: <suffix>` for a suffix outside the table.
+ * Throws `bad_request` (400) `unknown profile type: <suffix>` for a suffix outside the table, and
+ * for the push-step limits the stacks are held to before they are written out (StackTree).
  */
-export function legacyProfile(
-  stacks: StackCounts,
-  meta: LegacyMeta,
-  framesOf: FramesOf = foldedFrames,
-  extraLabels: Labels = [],
-): AssembledProfile[] {
+export function legacyProfile(stacks: StackTree, meta: LegacyMeta, extraLabels: Labels = []): AssembledProfile[] {
   const given = [...meta.nameLabels.filter(([n]) => !extraLabels.some(([x]) => x === n)), ...extraLabels];
   if (given.some(([n, v]) => n === "profile_id" && v !== "")) return [];
 
@@ -116,12 +104,29 @@ export function legacyProfile(
     timeNanos: BigInt(Math.trunc(meta.fromMs)) * 1_000_000n,
     durationNanos: BigInt(Math.max(0, Math.trunc(meta.untilMs - meta.fromMs))) * 1_000_000n,
   });
+  const labels = seriesLabels(type.metricName, app, meta.spyName, given);
+  // Frame positions by name id, made on first use.
+  const frameOf = new Int32Array(stacks.names.length).fill(-1);
   const value = [0];
-  for (const [key, v] of stacks) {
-    value[0] = v * scale;
-    if (value[0] > 0) assembler.stack(framesOf(key), value);
-  }
-  return [{ labels: seriesLabels(type.metricName, app, meta.spyName, given), profile: assembler.finish() }];
+  stacks.forEachStack(
+    (v) => v * scale > 0,
+    (actual, limit) =>
+      badRequest(
+        "samples_limit",
+        `the profile with labels '${formatLabels(pushSeriesLabels(labels))}' exceeds the samples count limit (max_profile_stacktrace_samples, actual: ${actual}, limit: ${limit})`,
+      ),
+    (leafFirst, v) => {
+      // The frames are a scratch array: rewritten in place from name ids to frame positions.
+      for (let i = 0; i < leafFirst.length; i++) {
+        const name = leafFirst[i];
+        if (frameOf[name] < 0) frameOf[name] = assembler.frame(stacks.names[name]);
+        leafFirst[i] = frameOf[name];
+      }
+      value[0] = v * scale;
+      assembler.sample(leafFirst, value);
+    },
+  );
+  return [{ labels, profile: assembler.finish() }];
 }
 
 /** §1.6.3: `service_name` is the app unless `name` gave one, in which case the app is `app_name`. */

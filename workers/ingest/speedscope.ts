@@ -11,7 +11,8 @@
 
 import type { AssembledProfile } from "./assemble";
 import { invalid } from "./errors";
-import { DEFAULT_SAMPLE_RATE, legacyProfile, type LegacyMeta, type StackCounts } from "./legacy-labels";
+import { DEFAULT_SAMPLE_RATE, legacyProfile, type LegacyMeta } from "./legacy-labels";
+import { StackTree, type StackLimits } from "./stack-tree";
 
 const SCHEMA = "https://www.speedscope.app/file-format-schema.json";
 
@@ -44,31 +45,23 @@ interface Group {
  * Every profile is parsed before any is labelled, so a broken one refuses the whole file (422)
  * before an unknown profile type (400) can; nothing is stored either way.
  */
-export function decodeSpeedscope(body: Uint8Array, meta: LegacyMeta): AssembledProfile[] {
-  const file = object(parseJson(body), "the file");
+export function decodeSpeedscope(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
+  const file = object(parseJson(body, limits.MAX_PROFILE_SIZE_BYTES), "the file");
   if (file.$schema !== SCHEMA) throw malformed(`Unknown schema: ${String(file.$schema ?? "")}`);
   const shared = file.shared == null ? {} : object(file.shared, "shared");
   const frameNames = array(shared.frames ?? [], "shared.frames").map((f, i) => text(object(f, `frame ${i}`).name, `frame ${i} name`));
-  // Stack keys use one index per distinct name, so that frames with equal names make equal stacks.
-  const byName = new Map<string, number>();
-  const canonical = frameNames.map((name, i) => {
-    if (!byName.has(name)) byName.set(name, i);
-    return byName.get(name)!;
-  });
-  const framesOf = (key: string) => key.split(",").map((i) => frameNames[Number(i)]);
 
   const groups = mergeGroups(array(file.profiles ?? [], "profiles"));
   const parsed = groups.map((g) => {
     const rule = UNITS.get(g.unit);
     if (rule === undefined) throw malformed(`invalid profile unit: unknown unit ${g.unit}`);
-    const weights: StackCounts = new Map();
+    const stacks = new StackTree(limits);
     for (const p of g.members) {
-      if (g.type === "evented") readEvented(p, g.startValue, canonical, weights);
-      else if (g.type === "sampled") readSampled(p, canonical, weights);
+      if (g.type === "evented") readEvented(p, g.startValue, frameNames, stacks);
+      else if (g.type === "sampled") readSampled(p, frameNames, stacks);
       else throw malformed(`Profile type ${g.type} not supported`);
     }
-    const stacks: StackCounts = new Map();
-    for (const [key, w] of weights) stacks.set(key, Math.round(w * rule.multiplier));
+    stacks.mapValues((w) => Math.round(w * rule.multiplier));
     return { g, rule, stacks };
   });
 
@@ -81,13 +74,20 @@ export function decodeSpeedscope(body: Uint8Array, meta: LegacyMeta): AssembledP
         appName: multi ? `${meta.appName}.${g.unit}` : meta.appName,
         sampleRate: meta.sampleRate === DEFAULT_SAMPLE_RATE ? rule.sampleRate : meta.sampleRate,
       },
-      framesOf,
       [["profile_name", g.name]],
     ),
   );
 }
 
-function parseJson(body: Uint8Array): unknown {
+/**
+ * A parsed JSON document takes several times its text's memory, so the text is held to the
+ * profile size limit before it is parsed. V8's JSON.parse does not recurse, so nesting depth
+ * costs nothing, and nothing below walks the document beyond the schema's fixed levels.
+ */
+function parseJson(body: Uint8Array, maxBytes: number): unknown {
+  if (maxBytes > 0 && body.length > maxBytes) {
+    throw invalid("profile_size_limit", `speedscope: the file is ${body.length} bytes, over max_profile_size_bytes (${maxBytes})`);
+  }
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
   } catch (e) {
@@ -116,22 +116,26 @@ function mergeGroups(profiles: unknown[]): Group[] {
 }
 
 /** Time between consecutive events goes to the stack open at the time. */
-function readEvented(p: Record<string, unknown>, startValue: number, canonical: number[], into: StackCounts): void {
+function readEvented(p: Record<string, unknown>, startValue: number, frameNames: string[], into: StackTree): void {
   let last = startValue;
   const open: number[] = [];
+  let node = StackTree.ROOT;
   for (const raw of array(p.events ?? [], "events")) {
     const ev = object(raw, "event");
     const at = num(ev.at ?? 0, "event at");
     if (at < last) throw malformed(`Events out of order, ${at} < ${last}`);
-    const frame = frameIndex(ev.frame ?? 0, canonical);
+    const frame = frameIndex(ev.frame ?? 0, frameNames);
     if (ev.type === "C") {
       if (open.length === 0) throw malformed(`No stack to close at ${at}`);
-      if (open[open.length - 1] !== frame) throw malformed(`Closing non-open frame ${String(ev.frame)}`);
-      add(into, open, at - last);
+      // Frames with equal names are the same frame.
+      if (frameNames[open[open.length - 1]] !== frameNames[frame]) throw malformed(`Closing non-open frame ${String(ev.frame)}`);
+      add(into, node, at - last);
       open.pop();
+      node = into.parentOf(node);
     } else if (ev.type === "O") {
-      if (open.length > 0) add(into, open, at - last);
+      if (open.length > 0) add(into, node, at - last);
       open.push(frame);
+      node = into.child(node, frameNames[frame]);
     } else {
       throw malformed(`Unknown event type ${String(ev.type)}`);
     }
@@ -139,33 +143,31 @@ function readEvented(p: Record<string, unknown>, startValue: number, canonical: 
   }
 }
 
-function readSampled(p: Record<string, unknown>, canonical: number[], into: StackCounts): void {
+function readSampled(p: Record<string, unknown>, frameNames: string[], into: StackTree): void {
   const samples = array(p.samples ?? [], "samples");
   const weights = array(p.weights ?? [], "weights");
   if (samples.length !== weights.length) {
     throw malformed(`Unequal lengths of samples and weights: ${samples.length} != ${weights.length}`);
   }
-  const stack: number[] = [];
   samples.forEach((sample, i) => {
     const weight = num(weights[i], "weight");
     if (weight < 0) throw malformed(`Negative weight ${weight}`);
-    stack.length = 0;
-    for (const f of array(sample, "sample")) stack.push(frameIndex(f, canonical));
-    add(into, stack, weight);
+    let node = StackTree.ROOT;
+    for (const f of array(sample, "sample")) node = into.child(node, frameNames[frameIndex(f, frameNames)]);
+    add(into, node, weight);
   });
 }
 
-function add(into: StackCounts, stack: number[], weight: number): void {
-  if (stack.length === 0 || weight === 0) return;
-  const key = stack.join(",");
-  into.set(key, (into.get(key) ?? 0) + weight);
+/** An empty stack (the root) counts nothing. */
+function add(into: StackTree, node: number, weight: number): void {
+  if (node !== StackTree.ROOT && weight !== 0) into.add(node, weight);
 }
 
-function frameIndex(v: unknown, canonical: number[]): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= canonical.length) {
+function frameIndex(v: unknown, frameNames: string[]): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= frameNames.length) {
     throw malformed(`Invalid frame ${JSON.stringify(v)}`);
   }
-  return canonical[v];
+  return v;
 }
 
 function object(v: unknown, what: string): Record<string, unknown> {

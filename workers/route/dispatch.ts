@@ -9,7 +9,7 @@ import { encodePushFrame } from "../block/push-frame";
 import { type Config, shardsFor } from "../config";
 import type { Env } from "../env";
 import type { PushMeta } from "../flush/stats";
-import { IngestError } from "../ingest/errors";
+import { BODY_SIZE_LIMIT, IngestError } from "../ingest/errors";
 import { humanBytes } from "../ingest/gzip";
 import { discarded, ingested, metricsBuffer } from "../ops/metrics";
 import { fnv1a32 } from "./hash";
@@ -65,7 +65,7 @@ export class Dispatch {
       if (bytes.length > MAX_RPC_PAYLOAD_BYTES) {
         throw new IngestError(
           "too_large",
-          "body_size_limit",
+          BODY_SIZE_LIMIT,
           `the profiles for service "${t.service}" encode to ${bytes.length} bytes, over the ${MAX_RPC_PAYLOAD_BYTES}-byte limit of one ingester call; send them in smaller requests`,
         );
       }
