@@ -3,14 +3,13 @@
 // edges and selectors exact; an acknowledged push is visible to every query method before any
 // flush; a flush caught half-way never hides nor double-counts a profile.
 
-import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Profile } from "pprof-format";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ingesterName } from "../workers/route/shard";
 import { flameGraphCollapsed, formatCollapsed } from "./setup/flamegraph";
 import { getJson, pprofStacks, rpcJson } from "./setup/query";
-import { flushAll } from "./setup/storage";
+import { commitWithoutDrop, flushAll } from "./setup/storage";
 import { plain, testdata } from "./setup/testdata";
 
 const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
@@ -198,22 +197,7 @@ describe("a query during a flush", () => {
   it("counts a block committed but still buffered exactly once", async () => {
     const service = "flush-committed";
     const { input, range } = await once(service);
-    // Freeze and commit the generation the way a flush does, stopping before its buffer is dropped.
-    await runInDurableObject(stubFor(service), async (instance) => {
-      const i = instance as unknown as {
-        state: { identity: unknown; active: number; frozen: number | null; frozenAt: number | null };
-        saveState(): void;
-        ensureTable(gen: number): void;
-        writeBlock(identity: unknown, gen: number, createdAt: number): Promise<unknown>;
-      };
-      const gen = i.state.active;
-      i.state.frozen = gen;
-      i.state.frozenAt = Date.now();
-      i.state.active += 1;
-      i.ensureTable(i.state.active);
-      i.saveState();
-      await i.writeBlock(i.state.identity, gen, i.state.frozenAt);
-    });
+    await commitWithoutDrop(stubFor(service));
     const blocks = await env.DB.prepare("SELECT count(*) AS n FROM blocks WHERE service = ?").bind(service).first<{ n: number }>();
     expect(blocks?.n).toBe(1);
     expect((await stubFor(service).buffered()).frozen).not.toBeNull();

@@ -11,7 +11,7 @@ import { handleServices } from "../workers/http/services";
 import { ingesterName } from "../workers/route/shard";
 import { pprofFacts } from "./setup/manifest";
 import { rpcJson } from "./setup/query";
-import { flushAll } from "./setup/storage";
+import { commitWithoutDrop, flushAll } from "./setup/storage";
 import { plain, testdata } from "./setup/testdata";
 
 interface Summary {
@@ -145,22 +145,7 @@ describe("GET /api/services", () => {
     await upload("ryw-committed", "pprof/cpu.pb.gz", "gospy");
     await stopAlarm("ryw-committed");
     const buffered = await find("ryw-committed");
-    // Freeze and commit the generation the way a flush does, stopping before its buffer is dropped.
-    await runInDurableObject(stubFor("ryw-committed"), async (instance) => {
-      const i = instance as unknown as {
-        state: { identity: unknown; active: number; frozen: number | null; frozenAt: number | null };
-        saveState(): void;
-        ensureTable(gen: number): void;
-        writeBlock(identity: unknown, gen: number, createdAt: number): Promise<unknown>;
-      };
-      const gen = i.state.active;
-      i.state.frozen = gen;
-      i.state.frozenAt = Date.now();
-      i.state.active += 1;
-      i.ensureTable(i.state.active);
-      i.saveState();
-      await i.writeBlock(i.state.identity, gen, i.state.frozenAt);
-    });
+    await commitWithoutDrop(stubFor("ryw-committed"));
     expect((await stubFor("ryw-committed").buffered()).frozen).not.toBeNull();
     expect((await catalogRow("ryw-committed"))?.profiles).toBe(buffered.profiles);
     const committed = await find("ryw-committed");

@@ -1,7 +1,7 @@
 // Reads back what the service stored: flushes every ingester, then decodes every block the D1
 // catalog lists from R2 through the block reader.
 
-import { listDurableObjectIds } from "cloudflare:test";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { BlockBuilder, Labels } from "../../workers/block/builder";
 import { decodeBlock } from "../../workers/block/decode";
@@ -114,4 +114,26 @@ export function multipart(parts: { name: string; data: Uint8Array; filename?: st
   }
   chunks.push(enc.encode(`--${boundary}--\r\n`));
   return { body: concatBytes(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/**
+ * Freezes and commits an ingester's active generation the way a flush does, stopping before its
+ * buffer table is dropped: the state a crash between the D1 commit and the drop leaves behind.
+ */
+export async function commitWithoutDrop(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, async (instance) => {
+    const i = instance as unknown as {
+      state: { identity: unknown; active: number; frozen: number | null; frozenAt: number | null };
+      saveState(): void;
+      ensureTable(gen: number): void;
+      writeBlock(identity: unknown, gen: number, createdAt: number): Promise<unknown>;
+    };
+    const gen = i.state.active;
+    i.state.frozen = gen;
+    i.state.frozenAt = Date.now();
+    i.state.active += 1;
+    i.ensureTable(i.state.active);
+    i.saveState();
+    await i.writeBlock(i.state.identity, gen, i.state.frozenAt);
+  });
 }
