@@ -105,6 +105,9 @@ export async function sendEach(baseUrl, requests, concurrency = 1, signal) {
   return out;
 }
 
+/** A lost push: a 5xx, or no answer at all (reset, closed socket, timeout). */
+export const isFailure = (r) => r.status === 0 || r.status >= 500;
+
 /** Percentile (nearest-rank) of an array of numbers. */
 export function percentile(values, p) {
   if (values.length === 0) return null;
