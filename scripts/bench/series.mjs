@@ -4,8 +4,9 @@
 // The wide service is made of real CPU pprofs of the corpus whose samples are repeated under
 // distinct `request_id` label values (each value is a label group, so a series per sample type),
 // pushed one after another. Then NEW_SERVICES real @pyroscope/nodejs 0.6.4 uploads, each renamed to
-// a service of its own, are sent at the bench's concurrency while the wide service's ingester
-// flushes its 20,000 series. Every push must be acknowledged; the figure is the slowest ack.
+// a service of its own, are sent over PACE_SECONDS (at most the bench's concurrency at once) while
+// the wide service's ingester flushes its 20,000 series. Every push must be acknowledged; the
+// figure is the slowest ack.
 
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -22,6 +23,11 @@ export const SERIES = 20_000;
 /** Label groups per push of the wide service: well under MAX_PROFILE_STACKTRACE_SAMPLES. */
 const GROUPS_PER_PUSH = 1000;
 export const NEW_SERVICES = 900;
+/**
+ * The pushes to new services are spread over this long, so that they overlap the wide service's
+ * flush (FLUSH_MAX_AGE_MS after its first push) and the flushes of the new services themselves.
+ */
+const PACE_SECONDS = 30;
 const WIDE = "bench-wide";
 const SOURCE = "profile_java";
 
@@ -34,7 +40,7 @@ export async function runSeries(opts) {
   const uploads = sdkUploads(testdataDir);
   console.log(
     `Workload: ${WIDE} of ${wide.series} series (${wide.requests.length} pushes of ${GROUPS_PER_PUSH} request_id values × ${wide.types} sample types of pprof/${SOURCE}), ` +
-      `then ${NEW_SERVICES} pushes to new services (${uploads.length} @pyroscope/nodejs 0.6.4 uploads, renamed) at concurrency ${concurrency}`,
+      `then ${NEW_SERVICES} pushes to new services (${uploads.length} @pyroscope/nodejs 0.6.4 uploads, renamed) over ${PACE_SECONDS} s, at most ${concurrency} at once`,
   );
 
   const run = async (name, withWide) => {
@@ -69,6 +75,7 @@ export async function runSeries(opts) {
           concurrency,
           maxRequests: NEW_SERVICES,
           maxSeconds: 600,
+          intervalMs: (PACE_SECONDS * 1000) / NEW_SERVICES,
           signal,
         });
       } finally {
