@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Label, Profile, Sample } from "pprof-format";
-import { percentile, runLoad, sendEach } from "./load.mjs";
+import { isFailure, percentile, runLoad, sendEach } from "./load.mjs";
 import { environment, RESULTS_DIR } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, benchServiceVars, freePort, serviceArgs, startStack } from "./server.mjs";
@@ -171,9 +171,9 @@ function newServiceRequest(uploads, i) {
 
 function summarize(load) {
   const ok = load.results.filter((r) => r.status === 200);
-  const failed = load.results.filter((r) => r.status !== 200);
   const groups = new Map();
-  for (const r of failed) {
+  for (const r of load.results) {
+    if (r.status === 200) continue;
     const key = `${r.status === 0 ? "no answer" : `HTTP ${r.status}`} ${(r.error ?? "").replace(/\s+/g, " ").trim().slice(0, 160)}`;
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
@@ -181,7 +181,7 @@ function summarize(load) {
   return {
     requests: load.results.length,
     ok: ok.length,
-    failed: failed.length,
+    failed: load.results.filter(isFailure).length,
     failures: [...groups].map(([message, count]) => ({ message, count })),
     seconds: load.wallSeconds,
     p50Ms: percentile(latencies, 50),
