@@ -1,7 +1,7 @@
 // The series section of `npm run bench`: pushes to new services while the tenant holds one service
 // of 20,000 series, against the same pushes into an empty tenant measured in the same run.
 //
-// The wide service is made of real CPU pprofs of the corpus whose samples are repeated under
+// The wide service is made of a real CPU pprof of the corpus (SOURCE) whose samples are repeated under
 // distinct `request_id` label values (each value is a label group, so a series per sample type),
 // pushed one after another. Then NEW_SERVICES real @pyroscope/nodejs 0.6.4 uploads, each renamed to
 // a service of its own, are sent over PACE_SECONDS (at most the bench's concurrency at once) while
@@ -19,10 +19,10 @@ import { benchError, benchServiceVars, freePort, serviceArgs, startStack } from 
 
 export { printSeriesReport } from "./series-report.mjs";
 
-export const SERIES = 20_000;
+const SERIES = 20_000;
 /** Label groups per push of the wide service: well under MAX_PROFILE_STACKTRACE_SAMPLES. */
 const GROUPS_PER_PUSH = 1000;
-export const NEW_SERVICES = 900;
+const NEW_SERVICES = 900;
 /**
  * The pushes to new services are spread over this long, so that they overlap the wide service's
  * flush (FLUSH_MAX_AGE_MS after its first push) and the flushes of the new services themselves.
