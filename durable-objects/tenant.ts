@@ -9,6 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../workers/env";
 import { checkDelta, labelsKey, type MetricsDelta, type MetricsSnapshot, parseLabelsKey } from "../workers/ops/metrics";
 import { type Bucket, type Decision, takeTokens } from "../workers/ops/rate-limit";
+import { ActiveSeries } from "../workers/ops/active-series";
 import { SERIES_ACTIVE_MS, type SeriesLimits, seriesRefusal } from "../workers/ops/series-limit";
 
 const SCHEMA = `
@@ -26,6 +27,7 @@ const SEEN_REFRESH_MS = 5 * 60_000;
 export class Tenant extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private bucket: Bucket | null;
+  private active: ActiveSeries | null = null;
   /** Running queries: lease id → expiry. */
   private readonly queries = new Map<string, number>();
 
@@ -60,31 +62,37 @@ export class Tenant extends DurableObject<Env> {
    * last-seen times are then updated), else the refusal message. `series` holds [service, key].
    */
   async admitSeries(series: [service: string, key: string][], limits: SeriesLimits, nowMs: number): Promise<string | null> {
-    const since = nowMs - SERIES_ACTIVE_MS;
-    const seen = new Map<string, number>();
-    const byService = new Map<string, number>();
-    let tenant = 0;
-    for (const r of this.sql.exec<{ service: string; key: string; seen: number }>("SELECT service, key, seen FROM active WHERE seen >= ?", since)) {
-      seen.set(`${r.service}\u0000${r.key}`, r.seen);
-      byService.set(r.service, (byService.get(r.service) ?? 0) + 1);
-      tenant++;
-    }
+    const index = this.activeSeries();
+    const expired = index.expire(nowMs - SERIES_ACTIVE_MS);
     const fresh = new Map<string, number>();
     const stale: [string, string][] = [];
     for (const [service, key] of series) {
-      const at = seen.get(`${service}\u0000${key}`);
+      const at = index.seenAt(service, key);
       if (at === undefined) fresh.set(service, (fresh.get(service) ?? 0) + 1);
       if (at === undefined || at < nowMs - SEEN_REFRESH_MS) stale.push([service, key]);
     }
-    const refusal = seriesRefusal({ tenant, byService }, fresh, limits);
-    if (refusal) return refusal;
+    const refusal = seriesRefusal(index.counts(), fresh, limits);
+    if (expired.length === 0 && (refusal || stale.length === 0)) return refusal;
     this.ctx.storage.transactionSync(() => {
+      for (const [service, key] of expired) this.sql.exec("DELETE FROM active WHERE service = ? AND key = ?", service, key);
+      if (refusal) return;
       for (const [service, key] of stale) {
         this.sql.exec("INSERT INTO active (service, key, seen) VALUES (?, ?, ?) ON CONFLICT (service, key) DO UPDATE SET seen = excluded.seen", service, key, nowMs);
       }
-      if (stale.length > 0) this.sql.exec("DELETE FROM active WHERE seen < ?", since);
     });
+    if (refusal) return refusal;
+    for (const [service, key] of stale) index.add(service, key, nowMs);
     return null;
+  }
+
+  /** The active-series index, read from storage once per object lifetime, in order of last seen. */
+  private activeSeries(): ActiveSeries {
+    if (this.active) return this.active;
+    const index = new ActiveSeries();
+    for (const r of this.sql.exec<{ service: string; key: string; seen: number }>("SELECT service, key, seen FROM active ORDER BY seen")) {
+      index.add(r.service, r.key, r.seen);
+    }
+    return (this.active = index);
   }
 
   /**

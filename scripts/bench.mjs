@@ -7,6 +7,8 @@
 //   query    24 h of one service (8,640 real CPU profiles) ingested, then the 24-h flame graph
 //            (first and repeated), 24-h SelectSeries and 1-h flame graph, with totals checked, vs
 //            gunzip + decode + merge of the same pprofs in Node
+//   series   pushes to 900 new services while the tenant holds a 20,000-series service (made of
+//            real pprofs with distinct label values), vs the same pushes into an empty tenant
 //   formats  JFR decode throughput and peak memory (dump2, and dump2's chunk repeated 8×) vs
 //            pprof decode of dump2's expected pprofs, in Node
 //   ui       the dashboard in headless Chromium (CHROMIUM_PATH, default /usr/bin/chromium): time to
@@ -16,25 +18,30 @@
 // BENCH_REQUESTS (1500 per target), BENCH_SECONDS (20 per target), BENCH_WARMUP (200 requests
 // per target before measuring), BENCH_DECODE_RUNS (5), BENCH_READY_TIMEOUT (120 s),
 // BENCH_SERVICE_VARS (extra `NAME:VALUE` service settings, space-separated, for experiments),
-// BENCH_QUERY_REPEATS (5 calls of each query after its first), BENCH_UI_RUNS (11 page loads).
+// BENCH_QUERY_REPEATS (5 calls of each query after its first), BENCH_UI_RUNS (11 page loads),
+// BENCH_PORTS (`<lo>-<hi>`: the stacks' ports, wrangler's inspector included, from that range),
+// BENCH_STATE_DIR (the stacks' local state; default /dev/shm, see stateDirRoot).
+// Every section counts failed requests (5xx, resets, timeouts); any makes the bench exit 1.
 // Results: bench-results/<section>.json; wrangler output: bench-results/logs/.
 //
 // To add a section: write scripts/bench/<name>.mjs exporting a run(opts) → results function and
 // a print(results) function, and register them in SECTIONS below.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { printFormatsReport, runFormats } from "./bench/formats.mjs";
 import { printIngestReport, runIngest } from "./bench/ingest.mjs";
 import { printQueryReport, runQuery } from "./bench/query.mjs";
+import { printSeriesReport, runSeries } from "./bench/series.mjs";
 import { writeJson } from "./bench/report.mjs";
-import { killAllSync, ROOT, stopAll } from "./bench/server.mjs";
+import { benchError, killAllSync, ROOT, stopAll } from "./bench/server.mjs";
 import { printUiReport, runUi } from "./bench/ui.mjs";
 
 const SECTIONS = {
   ingest: { run: runIngest, print: printIngestReport },
   query: { run: runQuery, print: printQueryReport },
+  series: { run: runSeries, print: printSeriesReport },
   formats: { run: runFormats, print: printFormatsReport },
   ui: { run: runUi, print: printUiReport },
 };
@@ -73,8 +80,11 @@ async function main() {
   const sections = args.length ? args : Object.keys(SECTIONS);
   const opts = options();
 
+  const stateRoot = stateDirRoot();
+  console.log(`Local state of the stacks under ${stateRoot}`);
+  let failedRequests = 0;
   for (const name of sections) {
-    const tmpDir = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
+    const tmpDir = mkdtempSync(path.join(stateRoot, `bench-${name}-`));
     console.log(`\n=== ${name} ===`);
     try {
       const results = await SECTIONS[name].run({ ...opts, tmpDir, signal: interrupt.signal });
@@ -82,10 +92,32 @@ async function main() {
       console.log(`\n=== ${name}: report ===\n`);
       SECTIONS[name].print(results);
       console.log(`\nResults written to ${path.relative(ROOT, file)}`);
+      if (results.failedRequests > 0) {
+        console.error(`\n${name}: ${results.failedRequests} FAILED REQUESTS (5xx, resets or timeouts); every one is a lost profile`);
+        failedRequests += results.failedRequests;
+      }
     } finally {
       await stopAll();
       rmSync(tmpDir, { recursive: true, force: true });
     }
+  }
+  if (failedRequests > 0) throw benchError(`${failedRequests} requests failed in all; see the reports above`);
+}
+
+/**
+ * Where the stacks keep their local state: BENCH_STATE_DIR, else tmpfs (/dev/shm) when there is
+ * one, else the system temp folder. Local workerd runs the Worker and every Durable Object on one
+ * thread and fsyncs each SQLite commit on it; on a disk shared with other work an fsync can take
+ * seconds, and a stall of 5 s makes workerd close the connections it has not read from, failing
+ * their requests. That is the disk's figure, not the service's, so the bench keeps it out.
+ */
+function stateDirRoot() {
+  if (process.env.BENCH_STATE_DIR) return path.resolve(process.env.BENCH_STATE_DIR);
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return os.tmpdir();
   }
 }
 

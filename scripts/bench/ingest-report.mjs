@@ -27,6 +27,7 @@ export function printIngestReport(r) {
   out.push(textTable([
     ["", "service", "(a) null worker", "service/(a)"],
     ["requests (200 / sent)", `${s.ok} / ${s.requests}`, `${n.ok} / ${n.requests}`, ""],
+    ["failed requests (5xx, resets, timeouts)", s.failed, n.failed, ""],
     ["wall time", `${num(s.wallSeconds)} s`, `${num(n.wallSeconds)} s`, ""],
     ["profiles/s", num(s.profilesPerSec), num(n.profilesPerSec), num(s.profilesPerSec / n.profilesPerSec, 3)],
     ["uncompressed MB/s", num(s.mbPerSec), num(n.mbPerSec), num(r.ratios.throughput, 3)],
@@ -75,6 +76,9 @@ export function printIngestReport(r) {
   out.push(`  ${verdict(t.p50DiffMs.pass)}  p50 latency difference = ${num(t.p50DiffMs.value)} ms (target ${goal(t.p50DiffMs)} ms)`);
   out.push(`  ${verdict(t.processingVsDecode.pass)}  processing rate / (b) = ${num(t.processingVsDecode.value, 3)} (target ${goal(t.processingVsDecode)})`);
   out.push(`  ${verdict(t.noErrors.pass)}  service errors: ${s.errors} non-200 of ${s.requests}`);
+  const f = r.failed;
+  out.push(`  ${verdict(t.noFailures.pass)}  failed requests (5xx, resets, timeouts) in every phase: ${r.failedRequests} ` +
+    `(validation ${f.validation}, warm-up ${f.warmup}, uncontended ${f.uncontended}, load ${f.load} of ${s.requests})`);
   for (const e of s.errorGroups) out.push(`         ${e.count} × HTTP ${e.status} ${e.message} (${e.profiles.slice(0, 3).join(", ")})`);
   if (r.service.log.errorLines.length) {
     out.push("  service log error lines:");
@@ -111,6 +115,7 @@ export function printIngestReport(r) {
     ["peak workerd RSS", `${mib(s.rss.peakRss)} MiB`, `${mib(n.rss.peakRss)} MiB (a)`, num(s.rss.peakRss / n.rss.peakRss, 2), "", ""],
     ["peak Node RSS / heap (b)", "", `${mib(d.memory.peakRss)} / ${mib(d.memory.peakHeapUsed)} MiB`, "", "", ""],
     ["non-200 responses", `${s.errors} / ${s.requests}`, `${n.errors} / ${n.requests} (a)`, "", "0", verdict(t.noErrors.pass)],
+    ["failed requests (5xx, resets, timeouts), all phases", String(r.failedRequests), `${n.failed} (a, load)`, "", "0", verdict(t.noFailures.pass)],
   ]));
   console.log(out.join("\n"));
 }

@@ -6,7 +6,7 @@
 
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { percentile, runLoad, sendEach } from "./load.mjs";
+import { isFailure, percentile, runLoad, sendEach } from "./load.mjs";
 import { environment, mb, num, progressPrinter, RESULTS_DIR, target } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, benchServiceVars, freePort, ROOT, serviceArgs, startStack, WRANGLER } from "./server.mjs";
@@ -50,6 +50,7 @@ export async function runIngest(opts) {
 
   console.log("Validation pass: each profile once, one at a time, to the service...");
   const validation = await sendEach(service.url, loaded.map((_, i) => requestAt(loaded, i)), 1, signal);
+  const validationFailed = validation.filter(isFailure).length;
   const refused = validation.filter((r) => r.status !== 200);
   const items = loaded.filter((_, i) => validation[i].status === 200);
   for (const r of refused) console.log(`  dropped ${r.id}: HTTP ${r.status} ${oneLine(r.error)}`);
@@ -97,8 +98,17 @@ export async function runIngest(opts) {
   const p50Diff = svc.p50 - ref.p50;
   const processingMbps = svc.serverSeconds > 0 ? mb(svc.serverRawBytes) / svc.serverSeconds : null;
   const decodeRatio = processingMbps !== null ? processingMbps / decodeMbps : null;
+  // Every request the service answered with a 5xx or not at all, in any phase: each is a lost profile.
+  const failed = {
+    validation: validationFailed,
+    warmup: serviceRun.warmFailed,
+    uncontended: serviceRun.serial.failed,
+    load: svc.failed,
+  };
   const results = {
     section: "ingest",
+    failedRequests: failed.validation + failed.warmup + failed.uncontended + failed.load,
+    failed,
     date: new Date().toISOString(),
     environment: environment(),
     config: { testdataDir, concurrency, maxRequests, maxSeconds, warmup, decodeRuns, services: SERVICES, pods: PODS },
@@ -140,6 +150,7 @@ export async function runIngest(opts) {
       p50DiffMs: target("<=", TARGETS.p50DiffMs, p50Diff),
       processingVsDecode: target(">=", TARGETS.decodeRatio, decodeRatio),
       noErrors: target("<=", 0, svc.errors),
+      noFailures: target("<=", 0, failed.validation + failed.warmup + failed.uncontended + failed.load),
     },
   };
   return results;
@@ -154,7 +165,8 @@ async function measure(stack, reqAt, distinct, { concurrency, maxRequests, maxSe
   const warmCount = Math.max(warmup, distinct);
   const warm = await sendEach(stack.url, Array.from({ length: warmCount }, (_, i) => reqAt(i)), concurrency, signal);
   const warmErrors = warm.filter((r) => r.status !== 200).length;
-  console.log(`  warm-up: ${warmCount} requests at concurrency ${concurrency}${warmErrors ? `, ${warmErrors} non-200` : ""}`);
+  const warmFailed = warm.filter(isFailure).length;
+  console.log(`  warm-up: ${warmCount} requests at concurrency ${concurrency}${warmErrors ? `, ${warmErrors} non-200 (${warmFailed} failed)` : ""}`);
   const serialResults = await sendEach(stack.url, Array.from({ length: distinct }, (_, i) => reqAt(i)), 1, signal);
   const serial = summarizeSerial(serialResults);
   console.log(`  uncontended pass: ${distinct} requests one at a time, p50 ${num(serial.p50)} ms`);
@@ -174,7 +186,7 @@ async function measure(stack, reqAt, distinct, { concurrency, maxRequests, maxSe
   } finally {
     rss = sampler.stop();
   }
-  return { ...run, rss, warmErrors, serial, serialResults };
+  return { ...run, rss, warmErrors, warmFailed, serial, serialResults };
 }
 
 /** The uncontended pass: latency and Server-Timing with one request at a time. */
@@ -186,6 +198,7 @@ function summarizeSerial(results) {
   return {
     requests: results.length,
     errors: results.length - ok.length,
+    failed: results.filter(isFailure).length,
     p50: percentile(ok.map((r) => r.latencyMs), 50),
     p99: percentile(ok.map((r) => r.latencyMs), 99),
     serverSeconds,
@@ -214,6 +227,7 @@ function summarize(run) {
     requests: run.results.length,
     ok: ok.length,
     errors: run.results.length - ok.length,
+    failed: run.results.filter(isFailure).length,
     wallSeconds: run.wallSeconds,
     profilesPerSec: ok.length / run.wallSeconds,
     rawBytes,

@@ -55,10 +55,11 @@ export function send(agent, baseUrl, req, timeoutMs = 60_000) {
 }
 
 /**
- * Runs the load. `requestAt(i)` gives request i. Returns { results (in completion order),
+ * Runs the load. `requestAt(i)` gives request i; with `intervalMs`, request i waits until
+ * i × intervalMs into the load (at most `concurrency` in flight still). Returns { results (in completion order),
  * wallSeconds, sent }. `onProgress(done, total, elapsedSeconds)` is called about every second.
  */
-export async function runLoad({ baseUrl, requestAt, concurrency, maxRequests, maxSeconds, onProgress, signal }) {
+export async function runLoad({ baseUrl, requestAt, concurrency, maxRequests, maxSeconds, onProgress, signal, intervalMs = 0 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const results = [];
   let next = 0;
@@ -67,7 +68,11 @@ export async function runLoad({ baseUrl, requestAt, concurrency, maxRequests, ma
   const progress = onProgress && setInterval(() => onProgress(results.length, maxRequests, elapsed()), 1000);
   const worker = async () => {
     while (next < maxRequests && elapsed() < maxSeconds && !signal?.aborted) {
-      const req = requestAt(next++);
+      const k = next++;
+      // Paced: request k is not sent before k × intervalMs into the load (0 = as fast as answered).
+      const wait = k * intervalMs - (performance.now() - t0);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const req = requestAt(k);
       const r = await send(agent, baseUrl, req);
       r.startMs -= t0; // relative to the start of the load
       results.push(r);
@@ -104,6 +109,9 @@ export async function sendEach(baseUrl, requests, concurrency = 1, signal) {
   signal?.throwIfAborted();
   return out;
 }
+
+/** A lost push: a 5xx, or no answer at all (reset, closed socket, timeout). */
+export const isFailure = (r) => r.status === 0 || r.status >= 500;
 
 /** Percentile (nearest-rank) of an array of numbers. */
 export function percentile(values, p) {

@@ -24,7 +24,8 @@ export function printQueryReport(r) {
       `${r.config.profileType}, first call then ${r.config.repeats} repeats: median (min); ${r.environment.cpus} CPUs, node ${r.environment.node}, wrangler ${r.environment.wrangler}`,
   );
   out.push(
-    `Ingest: ${r.ingest.profiles} profiles in ${num(r.ingest.seconds)} s (${num(r.ingest.profilesPerSec)} profiles/s, p50 ${ms(r.ingest.p50)}); ` +
+    `Ingest: ${r.ingest.profiles} profiles in ${num(r.ingest.seconds)} s (${num(r.ingest.profilesPerSec)} profiles/s, p50 ${ms(r.ingest.p50)}, ` +
+      `${r.ingest.failed} failed requests at concurrency ${r.ingest.concurrency}); ` +
       `flush wait ${num(r.flush.seconds)} s → ${r.flush.blocks} blocks, ${num(mb(r.flush.blockBytes))} MB, ${r.flush.series} series${r.flush.stable ? "" : " (still changing)"}`,
   );
   out.push("");

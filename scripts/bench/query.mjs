@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
-import { percentile, runLoad } from "./load.mjs";
+import { isFailure, percentile, runLoad } from "./load.mjs";
 import { environment, mb, RESULTS_DIR, target } from "./report.mjs";
 import { measureCompaction } from "./compaction.mjs";
 import { sampleRss } from "./rss.mjs";
@@ -127,6 +127,8 @@ export async function runQuery(opts) {
   const latencies = load.results.map((r) => r.latencyMs);
   const ingest = {
     profiles: load.results.length,
+    concurrency,
+    failed: load.results.filter(isFailure).length,
     seconds: load.wallSeconds,
     profilesPerSec: load.results.length / load.wallSeconds,
     bodyBytes: bodies.reduce((n, b) => n + b.length, 0),
@@ -218,6 +220,7 @@ export async function runQuery(opts) {
   const f24 = queries.flame24h;
   return {
     section: "query",
+    failedRequests: ingest.failed,
     date: new Date().toISOString(),
     environment: environment(),
     config: {
@@ -338,17 +341,21 @@ function ingestProgress() {
   };
 }
 
-/** Every push must have been answered 200 within the time allowed. */
+/**
+ * Every push must have been answered 200 within the time allowed; failed requests (5xx, resets,
+ * timeouts) are counted apart from refusals, since each is a profile an SDK would lose.
+ */
 function checkIngest(load, service) {
   const failed = load.results.filter((r) => r.status !== 200);
   if (failed.length) {
+    const lost = failed.filter(isFailure).length;
     const groups = new Map();
     for (const r of failed) {
       const key = `HTTP ${r.status} ${(r.error ?? "").replace(/\s+/g, " ").trim().slice(0, 200)}`;
       groups.set(key, (groups.get(key) ?? 0) + 1);
     }
     throw benchError(
-      `${failed.length} of ${load.results.length} pushes failed:\n` +
+      `${failed.length} of ${load.results.length} pushes were not acknowledged (${lost} FAILED REQUESTS: 5xx, resets or timeouts):\n` +
         [...groups].map(([k, n]) => `  ${n} × ${k}`).join("\n") +
         `\nThe day must be complete for the totals to be checked: fix the cause (service log ${path.relative(ROOT, service.logFile)}) and rerun.`,
     );

@@ -14,15 +14,37 @@ export const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wran
 /** Stacks started and not yet stopped, so that exit paths can stop them. */
 const live = new Set();
 
-/** A TCP port that is free on 127.0.0.1 right now. */
-export function freePort() {
+/** Ports handed out by this process: a stack may not have bound its port yet when the next is asked for. */
+const handedOut = new Set();
+
+/**
+ * A TCP port that is free on 127.0.0.1 right now: any port, or with BENCH_PORTS=<lo>-<hi> the
+ * first free one of that range (for machines where each user of the loopback has its own range).
+ */
+export async function freePort() {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORTS ?? "");
+  if (!range) return listenOnce(0);
+  for (let p = Number(range[1]); p <= Number(range[2]); p++) {
+    if (handedOut.has(p)) continue;
+    try {
+      await listenOnce(p);
+      handedOut.add(p);
+      return p;
+    } catch {
+      // in use: try the next
+    }
+  }
+  throw benchError(`no free port left in BENCH_PORTS=${process.env.BENCH_PORTS}`);
+}
+
+function listenOnce(port) {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+    srv.listen(port, "127.0.0.1", () => {
+      const { port: bound } = srv.address();
+      srv.close(() => resolve(bound));
     });
   });
 }
@@ -67,6 +89,8 @@ export function benchServiceVars() {
  * `signal` aborts, the stack is stopped and this throws). Returns { name, pid, port, url, logFile, stop() }.
  */
 export async function startStack({ name, args, port, logFile, readyPath = "/ready", timeoutMs = 120_000, env = {}, signal }) {
+  // wrangler's default inspector port (9229) is shared by every stack on the machine; take one of ours.
+  args = [...args, "--inspector-port", String(await freePort())];
   const fd = openSync(logFile, "w");
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
