@@ -44,8 +44,8 @@ export function compileMatcher(name: string, op: MatchOp, value: string): Matche
  * Prometheus metric-selector syntax: `{}` or `{l="v", l!="v", l=~"re", l!~"re"}` with optional
  * metric-name prefix `name{...}` (→ an equality matcher on `__name__`), also a bare `name`.
  */
-export function parseSelector(text: string, maxMatchers = Infinity): Matcher[] {
-  return new SelectorParser(text, maxMatchers).parse();
+export function parseSelector(text: string, maxMatchers = Infinity, before = 0): Matcher[] {
+  return new SelectorParser(text, maxMatchers, before).parse();
 }
 
 /**
@@ -54,7 +54,7 @@ export function parseSelector(text: string, maxMatchers = Infinity): Matcher[] {
  */
 export function parseMatchers(selectors: readonly string[], maxMatchers = Infinity): Matcher[] {
   const out: Matcher[] = [];
-  for (const text of selectors) out.push(...parseSelector(text, maxMatchers - out.length));
+  for (const text of selectors) out.push(...parseSelector(text, maxMatchers, out.length));
   return out;
 }
 
@@ -162,6 +162,8 @@ class SelectorParser {
   constructor(
     private readonly text: string,
     private readonly maxMatchers: number,
+    /** Matchers of earlier selectors that count against the same limit. */
+    private readonly before: number,
   ) {}
 
   parse(): Matcher[] {
@@ -176,7 +178,7 @@ class SelectorParser {
     if (this.pos < this.text.length) this.unexpected(hasBraces ? ", expected end of input" : ', expected "{" or end of input');
     // Appended last, as Prometheus does, so that "the last __name__ matcher" is the prefix.
     if (name !== undefined) {
-      if (matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
+      if (this.before + matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
       matchers.push(compileMatcher(NAME_LABEL, "=", name));
     }
     return matchers;
@@ -189,7 +191,7 @@ class SelectorParser {
       this.skipSpace();
       if (this.peek() === "}") break;
       // Checked before the next one is read and its regex compiled.
-      if (matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
+      if (this.before + matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
       matchers.push(this.matcher());
       this.skipSpace();
       if (this.peek() === "}") break;
