@@ -107,7 +107,8 @@ export interface Config {
   /**
    * Queries of one tenant that one Worker isolate runs at once; further ones get 429. Counted in
    * the isolate's memory (no call per query): it bounds what one isolate holds, which is what a
-   * burst of queries exhausts. Pyroscope has no such limit. 0 = unlimited.
+   * burst of queries exhausts. 16: a dashboard's panels at once, whose partial results (a few MB
+   * each at most) fit an isolate's 128 MB. Pyroscope has no such limit. 0 = unlimited.
    */
   MAX_QUERY_CONCURRENCY: number;
   /**
@@ -166,7 +167,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   INGESTION_BURST_BYTES: 2 * 1024 * 1024,
   MAX_SERIES_PER_TENANT: 5000,
   MAX_SERIES_PER_SERVICE: 0,
-  MAX_QUERY_CONCURRENCY: 32,
+  MAX_QUERY_CONCURRENCY: 16,
   MAX_QUERY_MATCHERS: 100,
   MAX_QUERY_SELECTOR_LENGTH: 16384,
   MAX_QUERY_LABEL_NAMES: 64,

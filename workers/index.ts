@@ -77,7 +77,7 @@ function guarded(need: Scope, handler: Handler, method?: string) {
     }
     const config = await configFor(env.DB, base, p.tenants[0]);
     const start = performance.now();
-    const res = method ? await limitedQuery(config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
+    const res = method ? await limitedQuery(req, config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
     if (method) {
       const seconds = (performance.now() - start) / 1000;
       for (const tenant of p.tenants) metricsBuffer.add(tenant, queried(method, res.status, seconds));
@@ -93,10 +93,11 @@ function guarded(need: Scope, handler: Handler, method?: string) {
  * Runs a query under the (first) tenant's MAX_QUERY_CONCURRENCY, counted in this isolate
  * (query/slots.ts): 429 while its slots are taken.
  */
-async function limitedQuery(config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
+async function limitedQuery(req: Request, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
   const limit = config.MAX_QUERY_CONCURRENCY;
   const tenant = p.tenants[0];
   if (!querySlots.tryAcquire(tenant, limit)) {
+    await discardBody(req);
     return errorResponse(
       429,
       `too many concurrent queries for tenant ${JSON.stringify(tenant)} (MAX_QUERY_CONCURRENCY, limit ${limit} per isolate); retry shortly`,
@@ -106,6 +107,21 @@ async function limitedQuery(config: Config, p: Principal, run: () => Promise<Res
     return await run();
   } finally {
     querySlots.release(tenant);
+  }
+}
+
+/**
+ * Reads a refused request's body to its end, keeping none of it. A response sent before the body
+ * was read leaves it unread on the connection, which the runtime then resets: locally, wrangler's
+ * proxy turned each such 429 into a 503 ("worker restarted mid-request").
+ */
+async function discardBody(req: Request): Promise<void> {
+  if (!req.body || req.bodyUsed) return;
+  const reader = req.body.getReader();
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // A client that went away has nothing left to read.
   }
 }
 
