@@ -116,12 +116,14 @@ async function limitedQuery(req: Request, config: Config, p: Principal, run: () 
  * proxy turned each such 429 into a 503 ("worker restarted mid-request").
  */
 async function discardBody(req: Request): Promise<void> {
-  if (!req.body || req.bodyUsed) return;
-  const reader = req.body.getReader();
   try {
+    // Inside the try: the router's request proxy throws on reading a null `body`.
+    const body = req.body;
+    if (!body || req.bodyUsed) return;
+    const reader = body.getReader();
     while (!(await reader.read()).done);
   } catch {
-    // A client that went away has nothing left to read.
+    // No body, or a client that went away: nothing left to read.
   }
 }
 
