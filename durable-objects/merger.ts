@@ -15,8 +15,40 @@ import { type BlockView, type Depth, viewOfObject } from "../workers/query/view"
 
 const cache = new BlockCache();
 
+/**
+ * Blocks being read and decoded in this isolate, by key and depth: concurrent queries over the
+ * same blocks (a dashboard's panels, a burst) share one read and one decoded copy instead of each
+ * decoding its own before the first reaches the cache.
+ */
+const loading = new Map<string, Promise<Loaded | null>>();
+
 /** Blocks fetched ahead of the one being merged: hides R2 latency, bounds memory. */
 const PREFETCH = 4;
+
+/**
+ * Runs merging at once in this isolate, whichever objects and queries they belong to; the others
+ * wait their turn holding only their request. What a run holds (its partial result and up to
+ * PREFETCH decoded blocks) then adds up to this many times that at most, however many queries
+ * arrive from however many Worker isolates; the CPU is one thread either way.
+ */
+const ACTIVE_RUNS = 4;
+let active = 0;
+const waiting: (() => void)[] = [];
+
+async function turn(): Promise<void> {
+  if (active < ACTIVE_RUNS) {
+    active++;
+    return;
+  }
+  // The finishing run hands its place over (active stays the same).
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function endTurn(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else active--;
+}
 
 interface Loaded {
   view: BlockView;
@@ -33,6 +65,15 @@ export class Merger extends DurableObject<Env> {
   }
 
   async run(spec: QuerySpec, task: Task, blocks: BlockRef[]): Promise<PartialResult> {
+    await turn();
+    try {
+      return await this.merge(spec, task, blocks);
+    } finally {
+      endTurn();
+    }
+  }
+
+  private async merge(spec: QuerySpec, task: Task, blocks: BlockRef[]): Promise<PartialResult> {
     const acc = accumulatorFor(task, spec);
     const pending: Promise<Loaded | null>[] = [];
     let next = 0;
@@ -57,6 +98,20 @@ export class Merger extends DurableObject<Env> {
   private async view(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<Loaded | null> {
     const hit = cache.get(b.objectKey, depth);
     if (hit) return { view: hit, cached: true };
+    const key = `${depth}\u0000${b.objectKey}`;
+    const pending = loading.get(key);
+    // Shared with the run that reads it, which counts its bytes (and its memory unless cached).
+    if (pending) return pending.then((l) => l && { view: l.view, cached: true });
+    const load = this.load(b, depth, stats);
+    loading.set(key, load);
+    try {
+      return await load;
+    } finally {
+      loading.delete(key);
+    }
+  }
+
+  private async load(b: BlockRef, depth: Depth, stats: { bytesRead: number }): Promise<Loaded | null> {
     const view = await viewOfObject(this.env.BLOCKS, b.objectKey, b.service, depth);
     if (!view) {
       console.warn(`merger: block ${b.id} (${b.objectKey}) is in the catalog but not in R2; skipped`);

@@ -18,9 +18,6 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS active (service TEXT NOT NULL, key TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (service, key)) WITHOUT ROWID;
 `;
 
-/** Longer than any query may run: a lease past it belongs to a Worker that died. */
-const QUERY_LEASE_MS = 120_000;
-
 /** A series' last-seen time is rewritten at most this often: keeps row writes far below one per push. */
 const SEEN_REFRESH_MS = 5 * 60_000;
 
@@ -28,8 +25,6 @@ export class Tenant extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private bucket: Bucket | null;
   private active: ActiveSeries | null = null;
-  /** Running queries: lease id → expiry. */
-  private readonly queries = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,23 +88,6 @@ export class Tenant extends DurableObject<Env> {
       index.add(r.service, r.key, r.seen);
     }
     return (this.active = index);
-  }
-
-  /**
-   * A slot for one query under the tenant's concurrency limit: a lease id, or null when `limit`
-   * queries are running. Leases expire after QUERY_LEASE_MS, so a Worker that dies mid-query does
-   * not hold its slot for ever. Kept in memory only: after a reset nothing is running anyway.
-   */
-  async acquireQuery(limit: number, nowMs: number): Promise<string | null> {
-    for (const [id, until] of this.queries) if (until <= nowMs) this.queries.delete(id);
-    if (this.queries.size >= limit) return null;
-    const id = crypto.randomUUID();
-    this.queries.set(id, nowMs + QUERY_LEASE_MS);
-    return id;
-  }
-
-  async releaseQuery(id: string): Promise<void> {
-    this.queries.delete(id);
   }
 
   /** Adds the increments to the stored counters, all or none; throws on an invalid increment. */

@@ -103,6 +103,10 @@ const SELECTORS: [selector: string, message: RegExp][] = [
   ['{a=~"("}', /invalid regular expression "\(" for label "a"/],
   ["", /empty selector/],
   ['{a~"b"}', /unexpected "~" in label matching, expected label matching operator/],
+  // RE2 syntax (spec §3.0): what JavaScript's engine would accept, said to be unsupported.
+  ['{a=~"(x)\\\\1"}', /invalid regular expression .* for label "a": invalid escape sequence: `\\1` \(backreferences are not supported/],
+  ['{a=~"(?=x)x"}', /\(lookahead and lookbehind are not supported/],
+  [`{${Array.from({ length: 101 }, (_, i) => `l${i}="v"`).join(",")}}`, /^too many matchers in the selector: the limit is 100 \(MAX_QUERY_MATCHERS\)$/],
 ];
 
 const STEP = "step must be >= 1ms";

@@ -1,5 +1,6 @@
 // The label-selector module of workers/query: Prometheus selector syntax, anchored regexes,
 // missing-label semantics, profile type ids and the legacy render `query` param.
+import { RE2JS } from "re2js";
 import { describe, expect, it } from "vitest";
 import {
   type Matcher,
@@ -52,8 +53,8 @@ describe("parseSelector", () => {
     const [eq, neq, re, nre] = parseSelector(`{a="x", b!="x", c=~"x", d!~"x"}`);
     expect(eq.re).toBeUndefined();
     expect(neq.re).toBeUndefined();
-    expect(re.re).toBeInstanceOf(RegExp);
-    expect(nre.re).toBeInstanceOf(RegExp);
+    expect(re.re).toBeInstanceOf(RE2JS);
+    expect(nre.re).toBeInstanceOf(RE2JS);
   });
 
   it("accepts whitespace anywhere between tokens and a trailing comma", () => {
@@ -171,8 +172,12 @@ describe("parseSelector", () => {
   it("refuses an invalid regex, naming the label and the regex error", () => {
     const message = refusal(() => parseSelector(`{service_name="x", a=~"("}`));
     expect(message).toMatch(/^parse error at char 20: invalid regular expression "\(" for label "a": /);
-    expect(message).toMatch(/Unterminated group/);
-    expect(refusal(() => parseSelector(`{a!~"x**"}`))).toMatch(/invalid regular expression "x\*\*" for label "a": Nothing to repeat/);
+    expect(message).toMatch(/missing closing \)/);
+    // RE2's (Go's) reasons, as Pyroscope gives them.
+    expect(refusal(() => parseSelector(`{a!~"x**"}`))).toBe(
+      'parse error at char 2: invalid regular expression "x**" for label "a": invalid nested repetition operator: `**`',
+    );
+    expect(refusal(() => parseSelector(`{a=~"x{1001}"}`))).toMatch(/invalid repeat count/);
     // Balanced only with our wrapper: must not be allowed to escape the anchors.
     expect(refusal(() => parseSelector(`{a=~"x)|(y"}`))).toMatch(/invalid regular expression/);
     expect(refusal(() => parseSelector(`{a=~"x\\\\"}`))).toMatch(/invalid regular expression/);
@@ -212,6 +217,52 @@ describe("regex matching", () => {
     expect(re("[\\w-]+\\.go", "main-x.go")).toBe(true);
   });
 
+  it("takes inline flags anywhere, as RE2 does", () => {
+    expect(re("a(?i)bc", "aBC")).toBe(true);
+    expect(re("a(?i)bc", "ABC")).toBe(false);
+    expect(re("(?i:a)b", "Ab")).toBe(true);
+    expect(re("(?i:a)b", "AB")).toBe(false);
+    // `(?-s)` turns the `(?s:…)` Prometheus wraps patterns in off again.
+    expect(re("(?-s)a.c", "a\nc")).toBe(false);
+    expect(re("(?U)a+", "aaa")).toBe(true);
+  });
+
+  it("matches RE2's syntax: classes, Unicode groups, non-greedy repeats", () => {
+    expect(re("[[:digit:]]+", "123")).toBe(true);
+    expect(re("\\pL+", "ünï")).toBe(true);
+    expect(re("\\p{Greek}+", "αβγ")).toBe(true);
+    expect(re("\\d+", "١٢")).toBe(false); // \d is ASCII in RE2
+    expect(re("a.*?b", "axxb")).toBe(true);
+    expect(re("(?P<x>a)b", "ab")).toBe(true);
+    expect(re(".", "🔥")).toBe(true);
+    expect(re("a{2,3}", "aaaa")).toBe(false);
+  });
+
+  it("refuses backreferences and lookaround, saying RE2 has none", () => {
+    const cases: [string, RegExp][] = [
+      ["(a)\\1", /invalid escape sequence: `\\1` \(backreferences are not supported: selectors use RE2 syntax/],
+      ["(?=a)a", /\(lookahead and lookbehind are not supported: selectors use RE2 syntax/],
+      ["(?!a)b", /\(lookahead and lookbehind are not supported/],
+      ["(?<=a)b", /\(lookahead and lookbehind are not supported/],
+      ["(?<!a)b", /\(lookahead and lookbehind are not supported/],
+    ];
+    for (const [pattern, message] of cases) {
+      expect(refusal(() => parseSelector(`{a=~${JSON.stringify(pattern)}}`)), pattern).toMatch(message);
+    }
+    // An escaped backslash before a digit is no backreference.
+    expect(re("a\\\\1", "a\\1")).toBe(true);
+  });
+
+  it("answers a pattern that backtracking engines take exponential time for", () => {
+    // `(a+)+b` against a long run of a's: JavaScript's RegExp needs time doubling with each
+    // character (seconds at 28); RE2 answers in time linear in the value.
+    for (const n of [28, 2048, 100_000]) {
+      expect(re("(a+)+b", "a".repeat(n))).toBe(false);
+      expect(re("(a+)+b", `${"a".repeat(n)}b`)).toBe(true);
+      expect(re("(a|aa)+c", "a".repeat(n))).toBe(false);
+    }
+  });
+
   it("negates with !~", () => {
     expect(selects(`{a!~"x.*"}`, { a: "xyz" })).toBe(false);
     expect(selects(`{a!~"x.*"}`, { a: "yx" })).toBe(true);
@@ -247,6 +298,24 @@ describe("matchesLabels", () => {
     expect(matchesValue({ name: "a", op: "!~", value: "x.+" }, "xy")).toBe(false);
     expect(matchesValue(compileMatcher("a", "=~", "(?i)X"), "x")).toBe(true);
     expect(() => compileMatcher("a", "=~", "[")).toThrow(SelectorError);
+  });
+});
+
+describe("matcher limit", () => {
+  it("refuses the matcher past the limit, before reading it", () => {
+    expect(parseSelector(`{a="1", b="2"}`, 2)).toHaveLength(2);
+    expect(refusal(() => parseSelector(`{a="1", b="2", c="3"}`, 2))).toBe("too many matchers in the selector: the limit is 2 (MAX_QUERY_MATCHERS)");
+    // The one past the limit is refused even when it would not parse.
+    expect(refusal(() => parseSelector(`{a="1", b="2", c=~"("}`, 2))).toMatch(/^too many matchers/);
+    // A metric-name prefix is a matcher too.
+    expect(refusal(() => parseSelector(`cpu{a="1", b="2"}`, 2))).toMatch(/^too many matchers/);
+  });
+
+  it("counts the matchers of all selectors together", () => {
+    expect(parseMatchers([`{a="1"}`, `{b="2"}`], 2)).toHaveLength(2);
+    expect(refusal(() => parseMatchers([`{a="1"}`, `{b="2"}`, `{}`, `{c="3"}`], 2))).toMatch(/^too many matchers/);
+    const many = `{${Array.from({ length: 6000 }, (_, i) => `l${i}=~"v.*"`).join(",")}}`;
+    expect(refusal(() => parseSelector(many, 100))).toBe("too many matchers in the selector: the limit is 100 (MAX_QUERY_MATCHERS)");
   });
 });
 

@@ -105,10 +105,28 @@ export interface Config {
   MAX_SERIES_PER_TENANT: number;
   MAX_SERIES_PER_SERVICE: number;
   /**
-   * Queries a tenant may run at once (each takes a slot in its Tenant object, two calls per
-   * query); further ones get 429. 0 = unlimited.
+   * Queries of one tenant that one Worker isolate runs at once; further ones get 429. Counted in
+   * the isolate's memory (no call per query): it bounds what one isolate holds, which is what a
+   * burst of queries exhausts. 16: a dashboard's panels at once, whose partial results (a few MB
+   * each at most) fit an isolate's 128 MB. Pyroscope has no such limit. 0 = unlimited.
    */
   MAX_QUERY_CONCURRENCY: number;
+  /**
+   * Matchers in a query's selector (all selectors of a label call together). Pyroscope has no
+   * limit; Grafana and the dashboard send a handful. 0 = unlimited.
+   */
+  MAX_QUERY_MATCHERS: number;
+  /** Characters of a query's selectors together; Grafana's multi-value variables of a few hundred values fit. */
+  MAX_QUERY_SELECTOR_LENGTH: number;
+  /** Label names in SelectSeries/SelectHeatmap `group_by` and Series `label_names`. Pyroscope has no limit. */
+  MAX_QUERY_LABEL_NAMES: number;
+  /** Ids in each of `profile_id_selector`, `span_selector` and `trace_id_selector`. */
+  MAX_QUERY_IDS: number;
+  /**
+   * Points per series of SelectSeries (time slots of SelectHeatmap), range / step: Prometheus'
+   * "maximum resolution of 11,000 points per timeseries". Grafana asks for about 1500.
+   */
+  MAX_QUERY_POINTS: number;
   /** Origins allowed to call the API from a browser (the dashboard on Pages): `*` or a comma list. */
   CORS_ALLOWED_ORIGINS: string;
   /**
@@ -155,7 +173,12 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   INGESTION_BURST_BYTES: 2 * 1024 * 1024,
   MAX_SERIES_PER_TENANT: 5000,
   MAX_SERIES_PER_SERVICE: 0,
-  MAX_QUERY_CONCURRENCY: 0,
+  MAX_QUERY_CONCURRENCY: 16,
+  MAX_QUERY_MATCHERS: 100,
+  MAX_QUERY_SELECTOR_LENGTH: 16384,
+  MAX_QUERY_LABEL_NAMES: 64,
+  MAX_QUERY_IDS: 1024,
+  MAX_QUERY_POINTS: 11000,
   CORS_ALLOWED_ORIGINS: "*",
   SERVICES_MAX_INGESTER_CALLS: 64,
 });

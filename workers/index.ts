@@ -21,6 +21,7 @@ import { handleServices } from "./http/services";
 import { metricsBuffer, queried } from "./ops/metrics";
 import { collectMetrics, PROMETHEUS_CONTENT_TYPE } from "./ops/prometheus";
 import { configFor } from "./ops/tenant-config";
+import { querySlots } from "./query/slots";
 
 export { Compactor } from "../durable-objects/compactor";
 export { Ingester } from "../durable-objects/ingester";
@@ -76,7 +77,7 @@ function guarded(need: Scope, handler: Handler, method?: string) {
     }
     const config = await configFor(env.DB, base, p.tenants[0]);
     const start = performance.now();
-    const res = method ? await limitedQuery(env, config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
+    const res = method ? await limitedQuery(req, config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
     if (method) {
       const seconds = (performance.now() - start) / 1000;
       for (const tenant of p.tenants) metricsBuffer.add(tenant, queried(method, res.status, seconds));
@@ -88,19 +89,41 @@ function guarded(need: Scope, handler: Handler, method?: string) {
   };
 }
 
-/** Runs a query under the (first) tenant's MAX_QUERY_CONCURRENCY: 429 while its slots are taken. */
-async function limitedQuery(env: Env, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
+/**
+ * Runs a query under the (first) tenant's MAX_QUERY_CONCURRENCY, counted in this isolate
+ * (query/slots.ts): 429 while its slots are taken.
+ */
+async function limitedQuery(req: Request, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
   const limit = config.MAX_QUERY_CONCURRENCY;
-  if (limit <= 0) return run();
-  const tenant = env.TENANT.getByName(p.tenants[0]);
-  const lease = await tenant.acquireQuery(limit, Date.now());
-  if (lease === null) {
-    return errorResponse(429, `too many concurrent queries for tenant ${JSON.stringify(p.tenants[0])} (limit ${limit}); retry shortly`);
+  const tenant = p.tenants[0];
+  if (!querySlots.tryAcquire(tenant, limit)) {
+    await discardBody(req);
+    return errorResponse(
+      429,
+      `too many concurrent queries for tenant ${JSON.stringify(tenant)} (MAX_QUERY_CONCURRENCY, limit ${limit} per isolate); retry shortly`,
+    );
   }
   try {
     return await run();
   } finally {
-    await tenant.releaseQuery(lease);
+    querySlots.release(tenant);
+  }
+}
+
+/**
+ * Reads a refused request's body to its end, keeping none of it. A response sent before the body
+ * was read leaves it unread on the connection, which the runtime then resets: locally, wrangler's
+ * proxy turned each such 429 into a 503 ("worker restarted mid-request").
+ */
+async function discardBody(req: Request): Promise<void> {
+  try {
+    // Inside the try: the router's request proxy throws on reading a null `body`.
+    const body = req.body;
+    if (!body || req.bodyUsed) return;
+    const reader = body.getReader();
+    while (!(await reader.read()).done);
+  } catch {
+    // No body, or a client that went away: nothing left to read.
   }
 }
 

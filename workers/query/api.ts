@@ -8,7 +8,17 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import { combineHeatmaps, combineLabels, combineProfiles, combineRange, combineSeries, combineTrees } from "./combine";
 import { execute, planBlocks, type QueryOutcome } from "./execute";
-import { DEFAULT_LABELS_SPAN_MS, DEFAULT_PROFILE_TYPES_SPAN_MS, resolveRange, type TimeRange } from "./limits";
+import {
+  checkIds,
+  checkLabelNames,
+  checkPoints,
+  checkSelectorLength,
+  DEFAULT_LABELS_SPAN_MS,
+  DEFAULT_PROFILE_TYPES_SPAN_MS,
+  maxMatchers,
+  resolveRange,
+  type TimeRange,
+} from "./limits";
 import { parseProfileId, type ProfileIdent } from "./profile-id";
 import {
   type Matcher,
@@ -117,7 +127,11 @@ function selectedProfiles(ctx: QueryContext, ids: readonly string[]): { ids: Pro
  */
 export function selectionSpec(ctx: QueryContext, sel: Selection): { spec: QuerySpec; type: ProfileTypeParts; range: TimeRange | null } | null {
   const type = parsed(() => parseProfileTypeId(sel.profileTypeId));
-  const matchers = parsed(() => parseSelector(sel.labelSelector));
+  checkSelectorLength([sel.labelSelector], ctx.config);
+  checkIds("profile_id_selector", sel.profileIds, ctx.config);
+  checkIds("span_selector", sel.spans, ctx.config);
+  checkIds("trace_id_selector", sel.traces, ctx.config);
+  const matchers = parsed(() => parseSelector(sel.labelSelector, maxMatchers(ctx.config)));
   if ((sel.spans?.length ?? 0) > 0 && (sel.traces?.length ?? 0) > 0) {
     throw invalid("span_selector and trace_id_selector cannot be combined");
   }
@@ -186,8 +200,10 @@ function stepMsOf(step: number): number {
 
 export async function selectSeries(ctx: QueryContext, q: SeriesQuery): Promise<{ series: SeriesResult[]; stats: ReadStats }> {
   const stepMs = stepMsOf(q.step);
+  checkLabelNames("group_by", q.groupBy, ctx.config);
   const s = selectionSpec(ctx, q);
   if (!s) return { series: [], stats: emptyStats() };
+  checkPoints(s.range ?? s.spec, stepMs, ctx.config);
   const out = await run(ctx, s.spec, { kind: "series", stepMs, groupBy: [...q.groupBy], exemplars: q.exemplars });
   const series = combineSeries(out.partials).map((g) => {
     const points = g.times.map((t, i) => ({
@@ -222,8 +238,10 @@ export async function selectHeatmap(ctx: QueryContext, q: HeatmapQuery): Promise
   const stepMs = stepMsOf(q.step);
   if (q.limit < 0) throw invalid(`limit must be non-negative, got ${q.limit}`);
   if (q.start >= q.end) throw invalid(`start time must be before end time, got start=${q.start} end=${q.end}`);
+  checkLabelNames("group_by", q.groupBy, ctx.config);
   const s = selectionSpec(ctx, q);
   if (!s) return { yMin: [], series: [], stats: emptyStats() };
+  checkPoints(s.range ?? s.spec, stepMs, ctx.config);
   // Two passes over the same selection, so that no invocation holds a value per profile: the first
   // finds the Y axis (least and greatest total), the second counts profiles per slot and Y bucket.
   // The mergers' caches keep the blocks the first pass decoded.
@@ -275,7 +293,8 @@ function compareStrings(a: string, b: string): number {
 
 /** Series with profiles in range matching ANDed selectors (label APIs). */
 async function labelSeries(ctx: QueryContext, selectors: readonly string[], start: number, end: number, defaultSpanMs: number): Promise<SeriesEntry[]> {
-  const matchers = parsed(() => parseMatchers(selectors));
+  checkSelectorLength(selectors, ctx.config);
+  const matchers = parsed(() => parseMatchers(selectors, maxMatchers(ctx.config)));
   const range = resolveRange(start, end, ctx.config, ctx.nowMs, { defaultSpanMs });
   if (!range) return [];
   const out = await run(ctx, specOf(ctx, null, matchers, range), { kind: "labels" });
@@ -317,6 +336,7 @@ export async function seriesLabels(
   end: number,
   utf8Names: boolean,
 ): Promise<LabelPairs[]> {
+  checkLabelNames("label_names", names, ctx.config);
   const series = await labelSeries(ctx, selectors, start, end, DEFAULT_LABELS_SPAN_MS);
   const wanted = names.length > 0 ? new Set(names) : null;
   const sets = new Map<string, LabelPairs>();
@@ -353,7 +373,8 @@ export interface QueryAnalysis {
 
 /** What a query would read, from the plan alone (no block is read). */
 export async function analyze(ctx: QueryContext, query: string, start: number, end: number): Promise<QueryAnalysis> {
-  const matchers = parsed(() => parseSelector(query));
+  checkSelectorLength([query], ctx.config);
+  const matchers = parsed(() => parseSelector(query, maxMatchers(ctx.config)));
   const name = matchers.find((m) => m.name === "__name__" && m.op === "=");
   const rest = matchers.filter((m) => m !== name);
   const type = name ? parsed(() => parseProfileTypeId(name.value)).id : null;

@@ -71,3 +71,46 @@ export function resolveMaxNodes(requested: bigint | number | undefined, config: 
   if (n > max) throw invalid(`max flamegraph nodes limit ${n} is greater than allowed ${max}`);
   return n;
 }
+
+// The size of a query request, bounded before anything is parsed or read (issue 14): the work a
+// query costs grows with its matchers, names and points, so each list is capped, and a refusal
+// names the limit (0 turns one off).
+
+function tooMany(what: string, actual: number, limit: number, name: keyof Config): ConnectError {
+  return invalid(`too many ${what}: ${actual}, the limit is ${limit} (${name})`);
+}
+
+/** Most matchers a request may hold in all its selectors (the parser stops at the next one). */
+export function maxMatchers(config: Config): number {
+  return config.MAX_QUERY_MATCHERS > 0 ? config.MAX_QUERY_MATCHERS : Infinity;
+}
+
+/** The selectors of one request together, in characters: bounds parsing and regex compilation. */
+export function checkSelectorLength(selectors: readonly string[], config: Config): void {
+  const limit = config.MAX_QUERY_SELECTOR_LENGTH;
+  if (limit <= 0) return;
+  let length = 0;
+  for (const s of selectors) length += s.length;
+  if (length > limit) throw invalid(`the selector is too long: ${length} characters, the limit is ${limit} (MAX_QUERY_SELECTOR_LENGTH)`);
+}
+
+/** Label names a request lists (`group_by`, Series' `label_names`). */
+export function checkLabelNames(field: string, names: readonly string[], config: Config): void {
+  const limit = config.MAX_QUERY_LABEL_NAMES;
+  if (limit > 0 && names.length > limit) throw tooMany(`label names in ${field}`, names.length, limit, "MAX_QUERY_LABEL_NAMES");
+}
+
+/** Ids a request lists (`profile_id_selector`, `span_selector`, `trace_id_selector`). */
+export function checkIds(field: string, ids: readonly string[] | undefined, config: Config): void {
+  const limit = config.MAX_QUERY_IDS;
+  if (limit > 0 && ids !== undefined && ids.length > limit) throw tooMany(`ids in ${field}`, ids.length, limit, "MAX_QUERY_IDS");
+}
+
+/** Points per series of SelectSeries (slots of SelectHeatmap): the range over the step. */
+export function checkPoints(range: TimeRange, stepMs: number, config: Config): void {
+  const limit = config.MAX_QUERY_POINTS;
+  const points = Math.floor((range.endMs - range.startMs) / stepMs) + 1;
+  if (limit > 0 && points > limit) {
+    throw invalid(`too many points per series: ${points} (range / step), the limit is ${limit} (MAX_QUERY_POINTS); use a larger step`);
+  }
+}

@@ -2,14 +2,16 @@
 // syntax, `name{l="v", l!="v", l=~"re", l!~"re"}`, where the legacy render API carries the profile
 // type id as the metric name. Pure: no bindings, so the query paths and tests share it as is.
 
+import { RE2JS, RE2JSException } from "re2js";
+
 export type MatchOp = "=" | "!=" | "=~" | "!~";
 
 export interface Matcher {
   readonly name: string;
   readonly op: MatchOp;
   readonly value: string;
-  /** compiled, fully anchored, for =~ and !~ */
-  readonly re?: RegExp;
+  /** compiled, for =~ and !~ (matched against whole values) */
+  readonly re?: RE2JS;
 }
 
 /** Every refusal of a selector, profile type id or render query; the transport answers 400. */
@@ -42,13 +44,23 @@ export function compileMatcher(name: string, op: MatchOp, value: string): Matche
  * Prometheus metric-selector syntax: `{}` or `{l="v", l!="v", l=~"re", l!~"re"}` with optional
  * metric-name prefix `name{...}` (→ an equality matcher on `__name__`), also a bare `name`.
  */
-export function parseSelector(text: string): Matcher[] {
-  return new SelectorParser(text).parse();
+export function parseSelector(text: string, maxMatchers = Infinity, before = 0): Matcher[] {
+  return new SelectorParser(text, maxMatchers, before).parse();
 }
 
-/** Matchers of several selector strings ANDed (flattened), as Pyroscope v2 does for repeated `matchers`. */
-export function parseMatchers(selectors: readonly string[]): Matcher[] {
-  return selectors.flatMap(parseSelector);
+/**
+ * Matchers of several selector strings ANDed (flattened), as Pyroscope v2 does for repeated
+ * `matchers`; `maxMatchers` bounds them all together.
+ */
+export function parseMatchers(selectors: readonly string[], maxMatchers = Infinity): Matcher[] {
+  const out: Matcher[] = [];
+  for (const text of selectors) out.push(...parseSelector(text, maxMatchers, out.length));
+  return out;
+}
+
+/** The refusal of a selector holding more than `max` matchers, naming the limit. */
+export function tooManyMatchers(max: number): SelectorError {
+  return new SelectorError(`too many matchers in the selector: the limit is ${max} (MAX_QUERY_MATCHERS)`);
 }
 
 /** `<name>:<sample-type>:<sample-unit>:<period-type>:<period-unit>`, or 6 parts with a legacy suffix. */
@@ -91,9 +103,9 @@ export function matchesValue(m: Matcher, value: string): boolean {
     case "!=":
       return value !== m.value;
     case "=~":
-      return (m.re ?? compileRegex(m.name, m.value)).test(value);
+      return (m.re ?? compileRegex(m.name, m.value)).testExact(value);
     case "!~":
-      return !(m.re ?? compileRegex(m.name, m.value)).test(value);
+      return !(m.re ?? compileRegex(m.name, m.value)).testExact(value);
   }
 }
 
@@ -102,25 +114,27 @@ export function matchesLabels(matchers: readonly Matcher[], get: (name: string) 
   return matchers.every((m) => matchesValue(m, get(m.name) ?? ""));
 }
 
-// RE2 in JS: Prometheus compiles `^(?s:re)$`, so `.` matches "\n" and the match is whole-value. JS
-// has no inline flag groups, so only a leading `(?i)` / `(?s)` / `(?is)` is understood (as flags).
-// No `u` flag: it would reject identity escapes such as `\-` or `\_` that RE2 allows.
-const LEADING_FLAGS = /^\(\?([is]+)\)/;
-
-function compileRegex(label: string, source: string): RegExp {
-  const lead = LEADING_FLAGS.exec(source);
-  const body = lead ? source.slice(lead[0].length) : source;
-  const flags = lead?.[1].includes("i") ? "is" : "s";
+// Prometheus compiles `^(?s:re)$` with Go's RE2: whole-value matches, `.` matching "\n", inline
+// flags such as `(?i)` anywhere, and matching in time linear in the value, whatever the pattern.
+// re2js is a port of that engine; JavaScript's own backtracking one takes time exponential in the
+// value for patterns such as `(a+)+b`. DOTALL stands for the `(?s:…)` group, and compiling the
+// pattern alone (not inside a group) keeps `a)|(b` from escaping the anchors.
+function compileRegex(label: string, source: string): RE2JS {
   try {
-    // Compiled alone first, so that e.g. `a)|(b` cannot close our group and escape the anchors.
-    new RegExp(body, flags);
-    return new RegExp(`^(?:${body})$`, flags);
+    return RE2JS.compile(source, RE2JS.DOTALL);
   } catch (err) {
-    // V8 says `Invalid regular expression: /<source>/<flags>: <reason>`; the reason is what helps.
-    const message = err instanceof Error ? err.message : String(err);
-    const reason = message.slice(message.lastIndexOf(": ") + 2);
-    throw new SelectorError(`invalid regular expression ${JSON.stringify(source)} for label ${JSON.stringify(label)}: ${reason}`);
+    if (!(err instanceof RE2JSException)) throw err;
+    // re2js says `error parsing regexp: <reason>: `<pattern>``, as Go does; the reason is what helps.
+    const reason = err.message.replace(/^error parsing regexp: /, "");
+    throw new SelectorError(`invalid regular expression ${JSON.stringify(source)} for label ${JSON.stringify(label)}: ${reason}${unsupported(source)}`);
   }
+}
+
+/** Why RE2 refuses a pattern that other engines accept, when it is one of the usual reasons. */
+function unsupported(source: string): string {
+  if (/\\[1-9]/.test(source.replaceAll("\\\\", ""))) return " (backreferences are not supported: selectors use RE2 syntax, which matches in linear time)";
+  if (/\(\?<?[=!]/.test(source)) return " (lookahead and lookbehind are not supported: selectors use RE2 syntax, which matches in linear time)";
+  return "";
 }
 
 const SPACE = /[ \t\n\r]*/y;
@@ -145,7 +159,12 @@ const isQuote = (c: string) => c === '"' || c === "'" || c === "`";
 class SelectorParser {
   private pos = 0;
 
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly maxMatchers: number,
+    /** Matchers of earlier selectors that count against the same limit. */
+    private readonly before: number,
+  ) {}
 
   parse(): Matcher[] {
     this.skipSpace();
@@ -158,7 +177,10 @@ class SelectorParser {
     this.skipSpace();
     if (this.pos < this.text.length) this.unexpected(hasBraces ? ", expected end of input" : ', expected "{" or end of input');
     // Appended last, as Prometheus does, so that "the last __name__ matcher" is the prefix.
-    if (name !== undefined) matchers.push(compileMatcher(NAME_LABEL, "=", name));
+    if (name !== undefined) {
+      if (this.before + matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
+      matchers.push(compileMatcher(NAME_LABEL, "=", name));
+    }
     return matchers;
   }
 
@@ -168,6 +190,8 @@ class SelectorParser {
     for (;;) {
       this.skipSpace();
       if (this.peek() === "}") break;
+      // Checked before the next one is read and its regex compiled.
+      if (this.before + matchers.length >= this.maxMatchers) throw tooManyMatchers(this.maxMatchers);
       matchers.push(this.matcher());
       this.skipSpace();
       if (this.peek() === "}") break;
