@@ -100,8 +100,9 @@ export class Merger extends DurableObject<Env> {
     if (hit) return { view: hit, cached: true };
     const key = `${depth}\u0000${b.objectKey}`;
     const pending = loading.get(key);
-    // Shared with the run that reads it, which counts its bytes (and its memory unless cached).
-    if (pending) return pending.then((l) => l && { view: l.view, cached: true });
+    // Shared with the run that reads it, which counts its bytes. A failed read (a transient R2
+    // error) fails only the run that made it: the others read the block again themselves.
+    if (pending) return pending.catch(() => this.view(b, depth, stats));
     const load = this.load(b, depth, stats);
     loading.set(key, load);
     try {

@@ -268,11 +268,12 @@ describe("query concurrency", () => {
     const put = await call("/api/admin/limits", { method: "PUT", auth: admin.token, body: JSON.stringify({ name: "MAX_QUERY_CONCURRENCY", value: 1 }) });
     expect(put.status).toBe(200);
     // Another query of this isolate holds the only slot (the Worker runs in the tests' isolate).
-    expect(querySlots.tryAcquire("t7", 1)).toBe(true);
+    const slot = querySlots.tryAcquire("t7", 1);
+    expect(slot).not.toBeNull();
     const busy = await rpc("LabelNames", { ...ALL_TIME }, admin.token);
     expect([busy.status, busy.json.code]).toEqual([429, "resource_exhausted"]);
     expect(busy.json.message).toMatch(/too many concurrent queries for tenant "t7" \(MAX_QUERY_CONCURRENCY, limit 1 per isolate\)/);
-    querySlots.release("t7");
+    querySlots.release("t7", slot!);
     expect((await rpc("LabelNames", { ...ALL_TIME }, admin.token)).status).toBe(200);
     expect((await rpc("LabelNames", { ...ALL_TIME }, admin.token)).status).toBe(200);
   });

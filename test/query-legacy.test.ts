@@ -249,6 +249,11 @@ describe("legacy query API", () => {
       );
       expect([res.status, res.json]).toEqual([400, { code: "invalid_argument", message: "profile types must match" }]);
     });
+
+    it("refuses a time past what a date can hold instead of sizing a timeline by it", async () => {
+      const res = await getJson(`/pyroscope/render?${new URLSearchParams({ query: exemplarsQuery(), from: "now-100000000000000000000000y" })}`);
+      expect([res.status, res.json]).toEqual([400, { code: "invalid_argument", message: '"from" is out of range: give a time between the years -271821 and 275760' }]);
+    });
   });
 
   describe("/pyroscope/label-values and /pyroscope/labels", () => {

@@ -7,7 +7,7 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../workers/config";
 import { SelectMergeStacktracesRequestSchema } from "../workers/gen/querier/v1/querier_pb";
-import { querySlots } from "../workers/query/slots";
+import { QUERY_SLOT_STALE_MS, QuerySlots, querySlots } from "../workers/query/slots";
 import { cpuExemplarsSplit, pprofTotal } from "./setup/manifest";
 import { multipart, flushAll } from "./setup/storage";
 import { rpcJson } from "./setup/query";
@@ -189,12 +189,16 @@ describe("query request limits", () => {
 
   it("refuses more points per series than MAX_QUERY_POINTS, for SelectSeries and SelectHeatmap", async () => {
     const limit = DEFAULTS.MAX_QUERY_POINTS;
-    // Two hours at 1 s is 7201 points; at 0.5 s, 14401.
+    // Two hours at 1 s is 7200 steps; at 0.5 s, 14400.
     const ok = await rpcJson("SelectSeries", { profileTypeID: CPU, labelSelector: selector, ...range(), step: 1 });
     expect(ok.status).toBe(200);
     const points = ok.json.series[0].points.length;
     expect(points).toBeGreaterThan(0);
-    const message = `too many points per series: 14401 (range / step), the limit is ${limit} (MAX_QUERY_POINTS); use a larger step`;
+    // Exactly MAX_QUERY_POINTS steps answers, as in Prometheus; one more step does not.
+    const steps = (n: number) => ({ start: timeMs - n * 500, end: timeMs + n * 500, step: 1 });
+    expect((await rpcJson("SelectSeries", { profileTypeID: CPU, labelSelector: selector, ...steps(limit) })).status).toBe(200);
+    await refused("SelectSeries", { profileTypeID: CPU, labelSelector: selector, ...steps(limit + 2) }, /\(MAX_QUERY_POINTS\)/);
+    const message = `too many points per series: 14400 (range / step), the limit is ${limit} (MAX_QUERY_POINTS); use a larger step`;
     await refused("SelectSeries", { profileTypeID: CPU, labelSelector: selector, ...range(), step: 0.5 }, message);
     await refused("SelectHeatmap", { profileTypeID: CPU, labelSelector: selector, ...range(), step: 0.5, queryType: "HEATMAP_QUERY_TYPE_INDIVIDUAL" }, message);
   });
@@ -248,7 +252,8 @@ describe("query concurrency cap", () => {
   });
 
   it("refuses Grafana's binary Connect calls and the legacy routes the same way while the slots are taken", async () => {
-    for (let i = 0; i < CAP; i++) expect(querySlots.tryAcquire(BURST_TENANT, CAP)).toBe(true);
+    const held = Array.from({ length: CAP }, () => querySlots.tryAcquire(BURST_TENANT, CAP));
+    expect(held).not.toContain(null);
     try {
       const { start, end } = around(timeMs);
       const request = create(SelectMergeStacktracesRequestSchema, { profileTypeID: CPU, labelSelector: "{}", start: BigInt(start), end: BigInt(end) });
@@ -265,8 +270,48 @@ describe("query concurrency cap", () => {
       // Another tenant is not held up by this one's queries.
       expect((await rpcJson("LabelNames", { matchers: ["{}"], ...around(timeMs) })).status).toBe(200);
     } finally {
-      for (let i = 0; i < CAP; i++) querySlots.release(BURST_TENANT);
+      for (const slot of held) querySlots.release(BURST_TENANT, slot!);
     }
     expect(await total("{}", timeMs, org)).toBe(expected);
+  });
+});
+
+describe("query slots", () => {
+  it("holds no slot while a query's body has not arrived", async () => {
+    const tenant = "slots-body";
+    let push!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (push = c) });
+    push.enqueue(new TextEncoder().encode("{"));
+    const pending = exports.default.fetch("http://localhost/querier.v1.QuerierService/LabelNames", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Scope-OrgID": tenant },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    await new Promise((r) => setTimeout(r, 200));
+    const heldWhileWaiting = querySlots.inUse(tenant);
+    push.enqueue(new TextEncoder().encode("}"));
+    push.close();
+    expect((await pending).status).toBe(200);
+    expect(heldWhileWaiting).toBe(0);
+    expect(querySlots.inUse(tenant)).toBe(0);
+  });
+
+  it("takes a slot whose query never gave it back to be free after QUERY_SLOT_STALE_MS", () => {
+    const slots = new QuerySlots();
+    const t0 = 1_000_000;
+    const a = slots.tryAcquire("t", 2, t0);
+    const b = slots.tryAcquire("t", 2, t0 + 1);
+    expect([a, b]).not.toContain(null);
+    expect(slots.tryAcquire("t", 2, t0 + QUERY_SLOT_STALE_MS - 1)).toBeNull();
+    // `a` was dropped with its request: once stale it no longer counts, `b` still does.
+    const c = slots.tryAcquire("t", 2, t0 + QUERY_SLOT_STALE_MS);
+    expect(c).not.toBeNull();
+    expect(slots.inUse("t")).toBe(2);
+    slots.release("t", a!); // a late release of the stale slot frees nothing else
+    expect(slots.inUse("t")).toBe(2);
+    slots.release("t", b!);
+    slots.release("t", c!);
+    expect(slots.inUse("t")).toBe(0);
   });
 });

@@ -96,8 +96,8 @@ function guarded(need: Scope, handler: Handler, method?: string) {
 async function limitedQuery(req: Request, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
   const limit = config.MAX_QUERY_CONCURRENCY;
   const tenant = p.tenants[0];
-  if (!querySlots.tryAcquire(tenant, limit)) {
-    await discardBody(req);
+  const slot = querySlots.tryAcquire(tenant, limit);
+  if (slot === null) {
     return errorResponse(
       429,
       `too many concurrent queries for tenant ${JSON.stringify(tenant)} (MAX_QUERY_CONCURRENCY, limit ${limit} per isolate); retry shortly`,
@@ -106,24 +106,7 @@ async function limitedQuery(req: Request, config: Config, p: Principal, run: () 
   try {
     return await run();
   } finally {
-    querySlots.release(tenant);
-  }
-}
-
-/**
- * Reads a refused request's body to its end, keeping none of it. A response sent before the body
- * was read leaves it unread on the connection, which the runtime then resets: locally, wrangler's
- * proxy turned each such 429 into a 503 ("worker restarted mid-request").
- */
-async function discardBody(req: Request): Promise<void> {
-  try {
-    // Inside the try: the router's request proxy throws on reading a null `body`.
-    const body = req.body;
-    if (!body || req.bodyUsed) return;
-    const reader = body.getReader();
-    while (!(await reader.read()).done);
-  } catch {
-    // No body, or a client that went away: nothing left to read.
+    querySlots.release(tenant, slot);
   }
 }
 
@@ -172,7 +155,7 @@ router
   )
   .all("/api/admin/tokens/:id?", guarded("admin", (req, env, p) => handleAdminTokens(req, env, p, req.params.id)))
   .all("/api/admin/limits", guarded("admin", (req, env, p) => handleAdminLimits(req, env, runtime(env).config, p)))
-  .all("*", (req, env, ctx) => {
+  .all("*", async (req, env, ctx) => {
     const rt = runtime(env);
     const path = rt.connect.resolve(new URL(req.url).pathname);
     if (!path) return undefined;
@@ -181,7 +164,12 @@ router
     const need = service in RPC_SCOPES ? RPC_SCOPES[service] : "admin";
     const serve: Handler = (r, e, p, config) => timed("rpc", rt.connect.serve(path, r, { env: e, config, tenants: p.tenants, request: r }));
     if (need === null) return serve(req, env, { tenants: [], scopes: new Set(), actor: "public", anyTenant: false }, rt.config);
-    return guarded(need, serve, need === "read" ? path.split("/")[2] : undefined)(req, env, ctx);
+    if (need !== "read") return guarded(need, serve)(req, env, ctx);
+    // A query takes its concurrency slot once its body is here: a client trickling its body in
+    // must not hold one.
+    const buffered = await rt.connect.buffer(req);
+    if (buffered instanceof Response) return buffered;
+    return guarded(need, serve, path.split("/")[2])(buffered as IRequest, env, ctx);
   });
 
 /**

@@ -56,6 +56,8 @@ const gzip: Compression = {
 
 export class ConnectService {
   private readonly handlers = new Map<string, UniversalHandler>();
+  /** Requests `buffer` made, so that serving one does not read it again. */
+  private readonly buffered = new WeakSet<Request>();
 
   constructor(
     register: (router: ConnectRouter) => void,
@@ -86,13 +88,13 @@ export class ConnectService {
   }
 
   /**
-   * Serves one RPC; `path` must come from `resolve`. The body is read here, within readMaxBytes,
-   * before Connect sees it: Connect refuses some requests (an unsupported Content-Encoding)
-   * without reading their body, which then held up the next request on the keep-alive
-   * connection, and a body cut short is the client's failure (400), not an internal error.
+   * The request with its body read, within readMaxBytes, into memory, or the refusal of a body
+   * that is too large or cut short (a client's failure: 400, not an internal error). Connect must
+   * see a read body: it refuses some requests (an unsupported Content-Encoding) without reading
+   * theirs, which then held up the next request on the keep-alive connection.
    */
-  async serve(path: string, request: Request, rc: RequestContext): Promise<Response> {
-    const h = this.handlers.get(path)!;
+  async buffer(request: Request): Promise<Request | Response> {
+    if (this.buffered.has(request)) return request;
     let body: Uint8Array;
     try {
       body = await readBodyCapped(request, this.readMaxBytes);
@@ -109,6 +111,15 @@ export class ConnectService {
     headers.set("Accept-Encoding", acceptsGzip(clientAcceptEncoding(request)) ? "gzip" : "identity");
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
     const buffered = new Request(request.url, { method: request.method, headers, body: hasBody ? body : undefined });
+    this.buffered.add(buffered);
+    return buffered;
+  }
+
+  /** Serves one RPC; `path` must come from `resolve`. */
+  async serve(path: string, request: Request, rc: RequestContext): Promise<Response> {
+    const h = this.handlers.get(path)!;
+    const buffered = await this.buffer(request);
+    if (buffered instanceof Response) return buffered;
     const res = await createFetchHandler((ureq) =>
       h({ ...ureq, contextValues: createContextValues().set(REQUEST_CONTEXT, rc) }),
     )(buffered);

@@ -65,6 +65,9 @@ export async function handleLegacy(
   }
 }
 
+/** The furthest a JavaScript Date reaches either side of the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
 function badRequest(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
@@ -82,10 +85,18 @@ function splitQuery(query: string | null, field: string): { profileTypeId: strin
   }
 }
 
-/** `from` defaults to an hour ago (the OG UI's default) and `until` to now. */
+/**
+ * `from` defaults to an hour ago (the OG UI's default) and `until` to now. Times past what a date
+ * can hold (`now-1000000000000y`) are refused: the timeline is sized by the range.
+ */
 function timeRange(params: URLSearchParams, fromKey: string, untilKey: string, nowMs: number): { start: number; end: number } {
   const from = params.get(fromKey);
-  return { start: from ? parseTimeMs(from, nowMs) : nowMs - HOUR_MS, end: parseTimeMs(params.get(untilKey), nowMs) };
+  const start = from ? parseTimeMs(from, nowMs) : nowMs - HOUR_MS;
+  const end = parseTimeMs(params.get(untilKey), nowMs);
+  for (const [key, ms] of [[fromKey, start], [untilKey, end]] as const) {
+    if (!(Math.abs(ms) <= MAX_DATE_MS)) throw badRequest(`"${key}" is out of range: give a time between the years -271821 and 275760`);
+  }
+  return { start, end };
 }
 
 function maxNodesParam(params: URLSearchParams, config: Config, unset = config.MAX_FLAMEGRAPH_NODES_DEFAULT): number {

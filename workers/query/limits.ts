@@ -106,11 +106,14 @@ export function checkIds(field: string, ids: readonly string[] | undefined, conf
   if (limit > 0 && ids !== undefined && ids.length > limit) throw tooMany(`ids in ${field}`, ids.length, limit, "MAX_QUERY_IDS");
 }
 
-/** Points per series of SelectSeries (slots of SelectHeatmap): the range over the step. */
+/**
+ * Points per series of SelectSeries (slots of SelectHeatmap), counted as Prometheus counts them:
+ * the range over the step, so a range of exactly `limit` steps (limit + 1 points) still answers.
+ */
 export function checkPoints(range: TimeRange, stepMs: number, config: Config): void {
   const limit = config.MAX_QUERY_POINTS;
-  const points = Math.floor((range.endMs - range.startMs) / stepMs) + 1;
-  if (limit > 0 && points > limit) {
-    throw invalid(`too many points per series: ${points} (range / step), the limit is ${limit} (MAX_QUERY_POINTS); use a larger step`);
+  const steps = (range.endMs - range.startMs) / stepMs;
+  if (limit > 0 && steps > limit) {
+    throw invalid(`too many points per series: ${Math.ceil(steps)} (range / step), the limit is ${limit} (MAX_QUERY_POINTS); use a larger step`);
   }
 }
