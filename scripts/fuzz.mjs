@@ -8,6 +8,9 @@
 //   --case I[,J]    only these cases (reproducing a failure); --print I shows case I and exits
 //   --url URL       fuzz a running service instead of starting one; --port P for the one started
 //   --no-query      skip the query abuse checks; --timeout-ms T per case (default 5000)
+//   --out DIR       where the report, the failing inputs and the stack's logs go (test-artifacts/fuzz)
+//   --save I[,J]    add cases of --seed to the regression corpus test/fuzz-corpus/index.json
+//                   (replayed by test/fuzz-regressions.test.ts); --expect 4xx|2xx-or-4xx, --note
 //
 // A run fails (exit 1) on any 5xx (Connect's `unimplemented` for an unsupported request encoding
 // aside), connection reset, answer slower than the timeout, or runtime restart; on a control
@@ -15,14 +18,16 @@
 // are written to test-artifacts/fuzz/failures/ with the command that replays them; the figures
 // per format × mutation class go to test-artifacts/fuzz/report.json.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, killAllSync, ROOT, serviceArgs, startStack, stopAll } from "./bench/server.mjs";
 import { FILES, FORMATS, MUTATIONS, PAIRS, makeCase } from "./fuzz/cases.mjs";
 import { checkControls, concurrencyAbuse, regexAbuse, sendControls } from "./fuzz/checks.mjs";
-import { FAILING, resetConnections, send } from "./fuzz/send.mjs";
+import { FAILING, send } from "./fuzz/send.mjs";
 import { RestartWatch } from "./fuzz/watch.mjs";
 
 const { values: opts } = parseArgs({
@@ -36,11 +41,15 @@ const { values: opts } = parseArgs({
     port: { type: "string" },
     "no-query": { type: "boolean", default: false },
     "timeout-ms": { type: "string", default: "5000" },
+    save: { type: "string" },
+    expect: { type: "string", default: "4xx" },
+    note: { type: "string", default: "" },
+    out: { type: "string" },
   },
 });
 
 const TESTDATA = path.resolve(ROOT, process.env.TESTDATA_DIR || "../shared/testdata");
-const ARTIFACTS = path.join(ROOT, "test-artifacts", "fuzz");
+const ARTIFACTS = path.resolve(opts.out ?? path.join(ROOT, "test-artifacts", "fuzz"));
 const seed = Number(opts.seed);
 const timeoutMs = Number(opts["timeout-ms"]);
 const log = (msg) => console.log(`[fuzz] ${msg}`);
@@ -103,6 +112,8 @@ async function main() {
     return 0;
   }
 
+  if (opts.save !== undefined) return saveRegressions(corpus);
+
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(path.join(ARTIFACTS, "failures"), { recursive: true });
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), "fuzz-"));
@@ -123,8 +134,8 @@ async function main() {
       log("starting the local stack (npm start on fresh state)...");
       base = await start();
     }
-    const limits = { ...DEFAULT_LIMITS, ...(await (await fetch(`${base}/config`)).json()).config };
-    for (const k of Object.keys(DEFAULT_LIMITS)) limits[k] = Number(limits[k]?.value ?? limits[k]);
+    const inForce = (await (await fetch(`${base}/config`)).json()).limits ?? {};
+    const limits = Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([k, v]) => [k, Number(inForce[k] ?? v)]));
     log(`limits: body ${mib(limits.INGESTION_BODY_LIMIT_BYTES)}, decompressed profile ${mib(limits.MAX_PROFILE_SIZE_BYTES)}`);
 
     // Tenants of their own, so that a service fuzzed before (--url) holds nothing under them.
@@ -156,13 +167,11 @@ async function main() {
       const rss = watch?.rss() ?? 0;
       if (rss > rssPeak.bytes) rssPeak = { bytes: rss, index: i };
       if (FAILING.has(r.outcome)) {
-        const f = { index: i, seed, format: c.format, mutation: c.mutation, detail: c.detail, path: c.path.slice(0, 300), headers: c.headers, transport: c.transport, bytes: c.body.length, ...r, replay: replayCommand(c) };
+        const f = { index: i, seed, format: c.format, mutation: c.mutation, detail: c.detail, path: c.path.slice(0, 300), headers: c.headers, transport: c.transport, bytes: c.body.length, limits, ...r, replay: replayCommand(c) };
         failures.push(f);
         writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.json`), JSON.stringify(f, null, 2));
         writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.bin`), c.body);
         console.log(`\n[fuzz] FAIL ${r.outcome}${r.status ? ` ${r.status}` : ""} after ${r.ms.toFixed(0)} ms\n${describe(c)}\n  answer: ${r.answer ?? r.error ?? ""}${r.restart ? `\n  restart: ${r.restart}` : ""}\n  replay: ${replayCommand(c)}`);
-        // A hung or restarted runtime: start the next case on a fresh connection, once it answers again.
-        resetConnections();
         if ((r.outcome === "restart" || r.outcome === "hang") && !(await isReady(base))) {
           // After its runtime restarted, wrangler dev's proxy refuses every request (400
           // "Disallowed header in request: MF-Proxy-Shared-Secret"): only a new stack serves again.
@@ -173,6 +182,19 @@ async function main() {
           restarts.push(i);
         }
         watch?.check();
+        // Sent again alone: an answer that differs points at an earlier case that left the stack
+        // in a bad state (wrangler's proxy keeps a broken connection to the runtime, for one).
+        const again = await send(base, c, timeoutMs);
+        const restartAgain = watch?.check();
+        f.alone = restartAgain ? "restart" : again.outcome === "restart" && watch ? "5xx" : again.outcome;
+        f.previousFailure = failures.length > 1 ? failures[failures.length - 2].index : null;
+        console.log(`  sent again alone: ${f.alone}${again.status ? ` ${again.status}` : ""}${FAILING.has(f.alone) ? "" : ` (not reproduced: the previous failing case was ${f.previousFailure ?? "none"})`}`);
+        writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.json`), JSON.stringify(f, null, 2));
+        if (restartAgain && !(await isReady(base)) && watch) {
+          await stopAll();
+          base = await start();
+          restarts.push(i);
+        }
       }
       if (performance.now() - lastPrint > 10_000 || k === indices.length - 1) {
         lastPrint = performance.now();
@@ -219,6 +241,50 @@ async function main() {
   }
 }
 
+const REGRESSIONS = path.join(ROOT, "test", "fuzz-corpus", "index.json");
+/** Inputs whose gzip is at most this size are stored; larger ones are regenerated from seed and case. */
+const STORE_MAX_BYTES = 24 * 1024;
+
+/**
+ * Adds cases to the regression corpus. The answer that made each a failure is taken from this
+ * run's test-artifacts/fuzz/failures/ when there, and so are the limits the case was made with.
+ */
+function saveRegressions(corpus) {
+  const index = existsSync(REGRESSIONS) ? JSON.parse(readFileSync(REGRESSIONS, "utf8")) : [];
+  for (const i of opts.save.split(",").map(Number)) {
+    const failure = path.join(ARTIFACTS, "failures", `case-${seed}-${i}.json`);
+    const found = existsSync(failure) ? JSON.parse(readFileSync(failure, "utf8")) : {};
+    const limits = found.limits ?? DEFAULT_LIMITS;
+    const c = makeCase(seed, i, corpus, limits);
+    const zipped = gzipSync(c.body, { level: 9 });
+    const entry = {
+      name: `${c.format} × ${c.mutation} (seed ${seed}, case ${i})`,
+      seed,
+      case: i,
+      format: c.format,
+      mutation: c.mutation,
+      detail: c.detail,
+      found: found.outcome ? `${found.outcome}${found.status ? ` ${found.status}` : ""}: ${(found.answer ?? found.error ?? "").slice(0, 160)}${found.restart ? ` (${found.restart})` : ""}` : opts.note,
+      ...(opts.note && found.outcome ? { note: opts.note } : {}),
+      expect: opts.expect,
+      method: c.method,
+      path: c.path,
+      headers: c.headers,
+      ...(c.transport ? { transport: c.transport } : {}),
+      ...(zipped.length <= STORE_MAX_BYTES
+        ? { bodyGzipBase64: zipped.toString("base64") }
+        : { regenerate: { limits, bytes: c.body.length, sha256: createHash("sha256").update(c.body).digest("hex") } }),
+    };
+    const at = index.findIndex((e) => e.seed === seed && e.case === i);
+    if (at >= 0) index[at] = entry;
+    else index.push(entry);
+    log(`saved ${entry.name}: ${entry.bodyGzipBase64 ? `${zipped.length} bytes gzipped` : `regenerated (${c.body.length} bytes, ${zipped.length} gzipped)`}`);
+  }
+  mkdirSync(path.dirname(REGRESSIONS), { recursive: true });
+  writeFileSync(REGRESSIONS, JSON.stringify(index, null, 2) + "\n");
+  return 0;
+}
+
 /** Whether the service answers GET /ready with 200 within `timeoutMs` (a restarted runtime takes a few seconds). */
 async function isReady(base, timeoutMs = 20_000) {
   const started = Date.now();
@@ -255,7 +321,12 @@ function printReport(r) {
   console.log(`  totals: ${OUTCOMES.filter((o) => totals[o]).map((o) => `${o} ${totals[o]}`).join(", ")}; HTTP statuses: ${JSON.stringify(r.statuses)}`);
   if (r.stackRestartsAfter.length) console.log(`  the stack had to be restarted after case(s) ${r.stackRestartsAfter.join(", ")}`);
   if (r.rssPeak.bytes) console.log(`  Worker RSS peak ${mib(r.rssPeak.bytes)} (after case ${r.rssPeak.index})`);
-  for (const f of r.failures) console.log(`  FAIL case ${f.index}: ${f.format} × ${f.mutation}: ${f.outcome}${f.status ? ` ${f.status}` : ""} — ${f.detail.slice(0, 140)} (${f.replay})`);
+  for (const f of r.failures) {
+    const alone = FAILING.has(f.alone) ? "reproduced alone" : `alone: ${f.alone}, after failing case ${f.previousFailure ?? "-"}`;
+    console.log(`  FAIL case ${f.index}: ${f.format} × ${f.mutation}: ${f.outcome}${f.status ? ` ${f.status}` : ""} (${alone}) — ${f.detail.slice(0, 120)}`);
+  }
+  const alone = r.failures.filter((f) => FAILING.has(f.alone)).length;
+  if (r.failures.length) console.log(`  ${r.failures.length} failing cases, ${alone} of them failing again when sent alone; replay one with npm run fuzz -- --seed ${r.seed} --case N`);
   for (const c of r.controls) console.log(`  control ${c.tenant}/${c.service} (${c.source}): ${c.ok ? "exact" : "WRONG"}, ${c.got} of ${c.total}`);
   if (r.query) {
     for (const q of r.query.regex.results) console.log(`  regex ${q.method} ${q.selector}: ${q.status}, median ${q.medianMs.toFixed(1)} ms, max ${q.maxMs.toFixed(1)} ms${q.ok ? "" : " FAIL"}`);

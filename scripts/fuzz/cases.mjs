@@ -223,10 +223,10 @@ function stackTree(stacks) {
   return root;
 }
 
-/** The "tree" binary format (pre-order: name, self, child count), iteratively. */
-function encodeTree(stacks) {
+/** The "tree" binary format (pre-order: name, self, child count) of a frame tree, iteratively. */
+function encodeTree(root) {
   const w = new Writer();
-  const todo = [["", stackTree(stacks)]];
+  const todo = [["", root]];
   while (todo.length) {
     const [name, node] = todo.pop();
     w.str(name);
@@ -237,10 +237,10 @@ function encodeTree(stacks) {
   return w.done();
 }
 
-/** The "trie" binary format: chunks of `;`-joined keys; one chunk per frame here. */
-function encodeTrie(stacks) {
+/** The "trie" binary format of a frame tree: chunks of `;`-joined keys, one chunk per frame. */
+function encodeTrie(root) {
   const w = new Writer();
-  const todo = [["", stackTree(stacks), 0]];
+  const todo = [["", root, 0]];
   while (todo.length) {
     const [chunk, node, depth] = todo.pop();
     w.str(chunk);
@@ -380,7 +380,7 @@ function baseRequest(format, rng, corpus) {
     case "trie": {
       const rel = rng.pick(FOLDEDS);
       const stacks = foldedStacks(corpus, rel);
-      const { bytes, varints } = memo(corpus, `${format}:${rel}`, () => (format === "tree" ? encodeTree(stacks) : encodeTrie(stacks)));
+      const { bytes, varints } = memo(corpus, `${format}:${rel}`, () => (format === "tree" ? encodeTree(stackTree(stacks)) : encodeTrie(stackTree(stacks))));
       return {
         detail: `${rel} as ${format}`,
         path: `/ingest?name=${svc}&format=${format}`,
@@ -561,48 +561,90 @@ function deepJson(rng, b, layers) {
 function deepOtlpProto(rng, b) {
   const depth = rng.logRange(1000, 100_000);
   const viaList = rng.chance(0.5);
-  // Built inside out: AnyValue{array_value: ArrayValue{values: AnyValue{...}}} (or kvlist_value).
-  let inner = lenField(1, "leaf");
+  // AnyValue{array_value: ArrayValue{values: AnyValue{...}}} (or kvlist_value: KeyValueList{values:
+  // KeyValue{key, value: AnyValue{...}}}), written from the inside out, backwards into one buffer.
+  const buf = new Uint8Array(depth * 20 + 64);
+  let pos = buf.length;
+  const prepend = (bytes) => {
+    pos -= bytes.length;
+    buf.set(bytes, pos);
+  };
+  const size = () => buf.length - pos;
+  prepend(lenField(1, "leaf"));
   for (let i = 0; i < depth; i++) {
-    inner = viaList ? lenField(6, lenField(1, concat([lenField(1, "k"), lenField(2, inner)]))) : lenField(5, lenField(1, inner));
+    if (viaList) {
+      prepend(varint(size()));
+      prepend([0x12]);
+      prepend([0x0a, 0x01, 0x6b]);
+      prepend(varint(size()));
+      prepend([0x0a]);
+      prepend(varint(size()));
+      prepend([0x32]);
+    } else {
+      prepend(varint(size()));
+      prepend([0x0a]);
+      prepend(varint(size()));
+      prepend([0x2a]);
+    }
   }
-  const attr = lenField(1, concat([lenField(1, "deep"), lenField(2, inner)]));
+  const attr = lenField(1, concat([lenField(1, "deep"), lenField(2, buf.subarray(pos))]));
   return [concat([lenField(1, lenField(1, attr)), b]), `resource attribute AnyValue nested ${depth} deep (${viaList ? "kvlist" : "array"})`];
 }
 
-/** Stacks 1,000 to 32,000 frames deep; `everyLevel` counts every prefix too (a path of n stacks). */
+/**
+ * Stacks 1,000 to 32,000 frames deep, in one of three shapes: one chain; the chain with a value
+ * at every level (every prefix is a stack: what makes a decoder that builds each stack's key
+ * from scratch quadratic); or many stacks sharing all but their leaf.
+ */
 function deepStacks(rng) {
   const depth = rng.logRange(1000, 32_000);
   const shape = rng.pick(["chain", "every-level", "many-deep"]);
   const names = rng.pick(["short", "long", "recursive"]);
   const name = (i) => (names === "short" ? `f${i}` : names === "long" ? `com.example.deep.Frame${i}.method$lambda$${i}` : `rec`);
   const frames = Array.from({ length: depth }, (_, i) => name(i));
-  let stacks;
-  if (shape === "chain") stacks = [[frames, 1]];
-  else if (shape === "every-level") stacks = frames.map((_, i) => [frames.slice(0, i + 1), 1]);
-  else {
-    const n = rng.range(2, Math.max(2, Math.floor(200_000 / depth)));
-    stacks = Array.from({ length: n }, (_, k) => [[...frames.slice(0, depth - 1), `leaf${k}`], 1]);
-  }
-  return { stacks, detail: `${stacks.length} stack(s) ${depth} frames deep (${shape}, ${names} names)`, depth, frames };
+  const leaves = shape === "many-deep" ? rng.range(2, Math.max(2, Math.floor(200_000 / depth))) : 1;
+  const count = shape === "every-level" ? depth : leaves;
+  /** The frame tree, built directly (every-level as stacks would be quadratic here too). */
+  const tree = () => {
+    const root = { self: 0, children: new Map() };
+    let n = root;
+    for (let i = 0; i < depth - (shape === "many-deep" ? 1 : 0); i++) {
+      const c = { self: shape === "every-level" || (shape === "chain" && i === depth - 1) ? 1 : 0, children: new Map() };
+      // Recursive names repeat: each level is still its own node, under a distinct key.
+      n.children.set(frames[i], c);
+      n = c;
+    }
+    for (let k = 0; k < (shape === "many-deep" ? leaves : 0); k++) n.children.set(`leaf${k}`, { self: 1, children: new Map() });
+    return root;
+  };
+  /** As [frames, count] stacks, as many as fit in about `budget` bytes of text. */
+  const stacks = (budget) => {
+    const per = frames.reduce((n, f) => n + f.length + 1, 0);
+    const fit = Math.max(1, Math.min(count, Math.floor(budget / per)));
+    if (shape === "chain") return [[frames, 1]];
+    if (shape === "many-deep") return Array.from({ length: fit }, (_, k) => [[...frames.slice(0, depth - 1), `leaf${k}`], 1]);
+    // The deepest prefixes: the largest keys.
+    return Array.from({ length: fit }, (_, k) => [frames.slice(0, depth - k), 1]);
+  };
+  return { depth, frames, tree, stacks, detail: `${count} stack(s) ${depth} frames deep (${shape}, ${names} names)` };
 }
 
 function deepStackBody(rng, format) {
-  const { stacks, detail, depth, frames } = deepStacks(rng);
-  // Stacks for every level are quadratic in text; keep the text formats' bodies within 16 MiB.
-  const bounded = (s) => (s.length > 1 && depth > 4000 ? s.slice(0, Math.floor(4e6 / depth)) : s);
+  const { depth, frames, tree, stacks, detail } = deepStacks(rng);
+  // Text bodies stay well inside the 16 MiB request limit (an oversized body is another class).
+  const budget = 8e6;
   switch (format) {
     case "folded":
-      return [foldedText(bounded(stacks), true), detail];
+      return [foldedText(stacks(budget), true), detail];
     case "lines":
-      return [foldedText(bounded(stacks), false), detail];
+      return [foldedText(stacks(budget), false), detail];
     case "tree":
-      return [encodeTree(stacks).bytes, detail];
+      return [encodeTree(tree()).bytes, detail];
     case "trie":
-      return [encodeTrie(stacks).bytes, detail];
+      return [encodeTrie(tree()).bytes, detail];
     case "speedscope": {
       if (rng.chance(0.5)) {
-        const s = bounded(stacks);
+        const s = stacks(budget / 2);
         const ids = new Map();
         const samples = s.map(([fs]) => fs.map((f) => (ids.has(f) ? ids.get(f) : (ids.set(f, ids.size), ids.size - 1))));
         return [enc.encode(speedscopeSampled([...ids.keys()], samples, samples.map(() => 1))), `sampled: ${detail}`];
@@ -672,6 +714,18 @@ const LABEL_JUNK = [
   "..",
   "app/../../x",
 ];
+
+/** Percent-encoding that keeps the name syntax readable and sends a lone surrogate as the invalid UTF-8 it would be. */
+function urlEncode(s) {
+  let out = "";
+  for (const ch of s) {
+    const cp = ch.codePointAt(0);
+    if (cp >= 0xd800 && cp <= 0xdfff) out += "%ED%A0%80";
+    else if (/[A-Za-z0-9\-_.~{}=,]/.test(ch)) out += ch;
+    else out += encodeURIComponent(ch);
+  }
+  return out;
+}
 
 function badName(rng) {
   const kind = rng.int(6);
@@ -811,7 +865,7 @@ function mutate(mutation, rng, format, base, limits) {
         return { body: layers.wrap(p), detail };
       }
       const name = badName(rng);
-      const path = base.path.replace(/name=[^&]*/, `name=${encodeURIComponent(name).replace(/%7B|%7D|%3D|%2C/g, (m) => decodeURIComponent(m))}`);
+      const path = base.path.replace(/name=[^&]*/, `name=${urlEncode(name)}`);
       return { body: layers.wrap(layers.payload), path, detail: `name=${JSON.stringify(name.length > 80 ? name.slice(0, 60) + `... (${name.length} chars)` : name)}` };
     }
     case "tenant": {
