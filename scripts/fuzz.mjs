@@ -20,7 +20,7 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -144,8 +144,11 @@ async function main() {
     const early = await checkControls(base, controls);
     if (!early.every((r) => r.ok)) throw new Error(`control profiles are not queryable before the run: ${JSON.stringify(early, (k, v) => (typeof v === "bigint" ? String(v) : v))}`);
 
-    const indices = caseIndices();
-    log(`seed ${seed}: ${indices.length} cases over ${Object.keys(FORMATS).length} formats × ${MUTATIONS.length} mutation classes (${PAIRS.length} pairs) against ${base}`);
+    // The short run replays the saved regressions too, with the clock the vitest replay lacks.
+    const saved = opts.short ? regressionCases(corpus) : [];
+    const indices = [...saved.map((_, k) => -1 - k), ...caseIndices()];
+    if (saved.length) log(`${saved.length} saved regression inputs (test/fuzz-corpus) first`);
+    log(`seed ${seed}: ${indices.length - saved.length} cases over ${Object.keys(FORMATS).length} formats × ${MUTATIONS.length} mutation classes (${PAIRS.length} pairs) against ${base}`);
     const table = {};
     const statuses = {};
     const failures = [];
@@ -153,8 +156,9 @@ async function main() {
     const started = performance.now();
     let rssPeak = { bytes: watch?.rss() ?? 0, index: -1 };
     let lastPrint = 0;
-    for (const [k, i] of indices.entries()) {
-      const c = makeCase(seed, i, corpus, limits);
+    for (const [k, n] of indices.entries()) {
+      const c = n < 0 ? saved[-1 - n] : makeCase(seed, n, corpus, limits);
+      const i = c.index;
       const r = await send(base, c, timeoutMs);
       const restart = watch?.check();
       if (restart) Object.assign(r, { outcome: "restart", restart, answered: r.outcome });
@@ -167,10 +171,10 @@ async function main() {
       const rss = watch?.rss() ?? 0;
       if (rss > rssPeak.bytes) rssPeak = { bytes: rss, index: i };
       if (FAILING.has(r.outcome)) {
-        const f = { index: i, seed, format: c.format, mutation: c.mutation, detail: c.detail, path: c.path.slice(0, 300), headers: c.headers, transport: c.transport, bytes: c.body.length, limits, ...r, replay: replayCommand(c) };
+        const f = { index: i, seed: c.seed, ...(c.regression ? { regression: c.regression } : {}), format: c.format, mutation: c.mutation, detail: c.detail, path: c.path.slice(0, 300), headers: c.headers, transport: c.transport, bytes: c.body.length, limits, ...r, replay: replayCommand(c) };
         failures.push(f);
-        writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.json`), JSON.stringify(f, null, 2));
-        writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.bin`), c.body);
+        writeFileSync(path.join(ARTIFACTS, "failures", `case-${c.seed}-${i}.json`), JSON.stringify(f, null, 2));
+        writeFileSync(path.join(ARTIFACTS, "failures", `case-${c.seed}-${i}.bin`), c.body);
         console.log(`\n[fuzz] FAIL ${r.outcome}${r.status ? ` ${r.status}` : ""} after ${r.ms.toFixed(0)} ms\n${describe(c)}\n  answer: ${r.answer ?? r.error ?? ""}${r.restart ? `\n  restart: ${r.restart}` : ""}\n  replay: ${replayCommand(c)}`);
         if ((r.outcome === "restart" || r.outcome === "hang") && !(await isReady(base))) {
           // After its runtime restarted, wrangler dev's proxy refuses every request (400
@@ -189,7 +193,7 @@ async function main() {
         f.alone = restartAgain ? "restart" : again.outcome === "restart" && watch ? "5xx" : again.outcome;
         f.previousFailure = failures.length > 1 ? failures[failures.length - 2].index : null;
         console.log(`  sent again alone: ${f.alone}${again.status ? ` ${again.status}` : ""}${FAILING.has(f.alone) ? "" : ` (not reproduced: the previous failing case was ${f.previousFailure ?? "none"})`}`);
-        writeFileSync(path.join(ARTIFACTS, "failures", `case-${seed}-${i}.json`), JSON.stringify(f, null, 2));
+        writeFileSync(path.join(ARTIFACTS, "failures", `case-${c.seed}-${i}.json`), JSON.stringify(f, null, 2));
         if (restartAgain && !(await isReady(base)) && watch) {
           await stopAll();
           base = await start();
@@ -226,7 +230,7 @@ async function main() {
       query = { regex, concurrency };
     }
 
-    const report = { seed, cases: indices.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, controls: controlResults, query, rssPeak };
+    const report = { seed, cases: indices.length, regressions: saved.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, controls: controlResults, query, rssPeak };
     writeFileSync(path.join(ARTIFACTS, "report.json"), JSON.stringify(report, (k, v) => (typeof v === "bigint" ? String(v) : v), 2));
     printReport(report);
     const controlsOk = controlResults.every((r) => r.ok);
@@ -285,6 +289,15 @@ function saveRegressions(corpus) {
   return 0;
 }
 
+/** The saved regression inputs as cases (their stored bytes, or regenerated as they were found). */
+function regressionCases(corpus) {
+  if (!existsSync(REGRESSIONS)) return [];
+  return JSON.parse(readFileSync(REGRESSIONS, "utf8")).map((e) => {
+    const body = e.bodyGzipBase64 ? new Uint8Array(gunzipSync(Buffer.from(e.bodyGzipBase64, "base64"))) : makeCase(e.seed, e.case, corpus, e.regenerate.limits).body;
+    return { seed: e.seed, index: e.case, format: e.format, mutation: e.mutation, detail: e.detail, method: e.method, path: e.path, headers: e.headers, body, transport: e.transport, regression: e.name };
+  });
+}
+
 /** Whether the service answers GET /ready with 200 within `timeoutMs` (a restarted runtime takes a few seconds). */
 async function isReady(base, timeoutMs = 20_000) {
   const started = Date.now();
@@ -304,7 +317,7 @@ async function isReady(base, timeoutMs = 20_000) {
 const OUTCOMES = ["2xx", "4xx", "unimplemented", "closed", "5xx", "reset", "hang", "restart"];
 
 function printReport(r) {
-  console.log(`\n[fuzz] ${r.cases} cases in ${r.seconds.toFixed(1)} s (seed ${r.seed}); outcomes per format (rows) × mutation class (columns):`);
+  console.log(`\n[fuzz] ${r.cases} cases${r.regressions ? ` (${r.regressions} of them saved regression inputs)` : ""} in ${r.seconds.toFixed(1)} s (seed ${r.seed}); outcomes per format (rows) × mutation class (columns):`);
   console.log(`  cell = 2xx/4xx/other; "!" marks failing outcomes (5xx, reset, hang >${r.timeoutMs / 1000} s, restart)`);
   const cols = MUTATIONS.filter((m) => Object.values(r.table).some((row) => row[m]));
   const cellText = (cell) => {

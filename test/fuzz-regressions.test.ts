@@ -6,12 +6,15 @@
 //
 // A truncated upload (Content-Length larger than what the client sent before going away) reaches
 // the Worker as a body stream that fails after the bytes sent; a chunked one as a stream without
-// a length.
+// a length. Timing (the fuzzer's 5-s limit) is not checked here: `npm run fuzz -- --short` replays
+// these same inputs against a local stack with its clock.
 
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { gunzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FILES, makeCase, type FuzzLimits } from "../scripts/fuzz/cases.mjs";
+import worker from "../workers/index";
 import regressions from "./fuzz-corpus/index.json";
 import { flushAll, storageSnapshot } from "./setup/storage";
 import { testdata } from "./setup/testdata";
@@ -77,32 +80,45 @@ describe("fuzz regressions", () => {
   }
 
   async function replay(e: Regression): Promise<{ status: number; text: string }> {
-    const body = bodyFor(e, await bytesOf(e));
-    const res = await exports.default.fetch(`http://localhost${e.path}`, { method: e.method, headers: e.headers, body });
+    const bytes = await bytesOf(e);
+    const url = `http://localhost${e.path}`;
+    let res: Response;
+    if (e.transport?.kind === "truncate") {
+      // Through exports.default.fetch workerd ends a failing request stream quietly (the Worker
+      // would read a short body); a client that goes away makes the Worker's read itself fail,
+      // so the handler is called directly with such a request, its whole length declared.
+      const headers = { ...e.headers, "Content-Length": String(bytes.length) };
+      const ctx = createExecutionContext();
+      const request = new Request<unknown, IncomingRequestCfProperties>(url, { method: e.method, headers, body: bodyFor(e, bytes) });
+      res = await worker.fetch(request, env, ctx);
+      await waitOnExecutionContext(ctx);
+    } else {
+      res = await exports.default.fetch(url, { method: e.method, headers: e.headers, body: bodyFor(e, bytes) });
+    }
     return { status: res.status, text: await res.text() };
   }
 
-  it("has regressions, each with what the fuzzer found", () => {
+  it("has regressions, each saying what the fuzzer found", () => {
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) expect(e.found.length, e.name).toBeGreaterThan(0);
   });
 
-  it("refuses each input that must be refused with a 4xx that says why, and stores nothing", async () => {
-    await flushAll();
-    const before = await storageSnapshot();
-    for (const e of entries.filter((x) => x.expect === "4xx")) {
+  for (const e of entries.filter((x) => x.expect === "4xx")) {
+    it(`refuses ${e.name} with a 4xx that says why, storing nothing`, async () => {
+      await flushAll();
+      const before = await storageSnapshot();
       const { status, text } = await replay(e);
-      expect([e.name, Math.floor(status / 100)], `${e.detail}; found: ${e.found}; answer ${status}: ${text.slice(0, 200)}`).toEqual([e.name, 4]);
-      expect(text.trim().length, e.name).toBeGreaterThan(5);
-    }
-    await flushAll();
-    expect(await storageSnapshot()).toEqual(before);
-  });
+      expect(Math.floor(status / 100), `${e.detail}; found: ${e.found}; answer ${status}: ${text.slice(0, 200)}`).toBe(4);
+      expect(text.trim().length).toBeGreaterThan(5);
+      await flushAll();
+      expect(await storageSnapshot()).toEqual(before);
+    });
+  }
 
-  it("answers every other input without a 5xx", async () => {
-    for (const e of entries.filter((x) => x.expect === "2xx-or-4xx")) {
+  for (const e of entries.filter((x) => x.expect === "2xx-or-4xx")) {
+    it(`answers ${e.name} without a 5xx`, async () => {
       const { status, text } = await replay(e);
-      expect([e.name, status >= 200 && status < 500], `${e.detail}; found: ${e.found}; answer ${status}: ${text.slice(0, 200)}`).toEqual([e.name, true]);
-    }
-  });
+      expect(status >= 200 && status < 500, `${e.detail}; found: ${e.found}; answer ${status}: ${text.slice(0, 200)}`).toBe(true);
+    });
+  }
 });
