@@ -155,6 +155,9 @@ async function main() {
     const restarts = [];
     const started = performance.now();
     let rssPeak = { bytes: watch?.rss() ?? 0, index: -1 };
+    // The case after which the Worker's memory grew most (the peak may come later, or be a sum).
+    let rssJump = { bytes: 0, index: -1 };
+    let rssBefore = rssPeak.bytes;
     let lastPrint = 0;
     for (const [k, n] of indices.entries()) {
       const c = n < 0 ? saved[-1 - n] : makeCase(seed, n, corpus, limits);
@@ -170,6 +173,8 @@ async function main() {
       if (r.status) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       const rss = watch?.rss() ?? 0;
       if (rss > rssPeak.bytes) rssPeak = { bytes: rss, index: i };
+      if (rss - rssBefore > rssJump.bytes) rssJump = { bytes: rss - rssBefore, index: i };
+      rssBefore = rss;
       if (FAILING.has(r.outcome)) {
         const f = { index: i, seed: c.seed, ...(c.regression ? { regression: c.regression } : {}), format: c.format, mutation: c.mutation, detail: c.detail, path: c.path.slice(0, 300), headers: c.headers, transport: c.transport, bytes: c.body.length, limits, ...r, replay: replayCommand(c) };
         failures.push(f);
@@ -183,7 +188,7 @@ async function main() {
           log("the stack no longer answers /ready: restarting it on the same state...");
           await stopAll();
           base = await start();
-          restarts.push(i);
+          if (!restarts.includes(i)) restarts.push(i);
         }
         watch?.check();
         // Sent again alone: an answer that differs points at an earlier case that left the stack
@@ -197,8 +202,9 @@ async function main() {
         if (restartAgain && !(await isReady(base)) && watch) {
           await stopAll();
           base = await start();
-          restarts.push(i);
+          if (!restarts.includes(i)) restarts.push(i);
         }
+        rssBefore = watch?.rss() ?? 0;
       }
       if (performance.now() - lastPrint > 10_000 || k === indices.length - 1) {
         lastPrint = performance.now();
@@ -230,7 +236,7 @@ async function main() {
       query = { regex, concurrency };
     }
 
-    const report = { seed, cases: indices.length, regressions: saved.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, controls: controlResults, query, rssPeak };
+    const report = { seed, cases: indices.length, regressions: saved.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, controls: controlResults, query, rssPeak, rssJump };
     writeFileSync(path.join(ARTIFACTS, "report.json"), JSON.stringify(report, (k, v) => (typeof v === "bigint" ? String(v) : v), 2));
     printReport(report);
     const controlsOk = controlResults.every((r) => r.ok);
@@ -326,14 +332,14 @@ function printReport(r) {
     const bad = other.filter(([k]) => FAILING.has(k));
     return `${cell["2xx"] ?? 0}/${cell["4xx"] ?? 0}${other.length ? "/" + other.map(([k, v]) => `${v}${k}`).join("+") : ""}${bad.length ? "!" : ""}`;
   };
-  const w = 13;
-  console.log("  " + "format".padEnd(16) + cols.map((c) => c.slice(0, w - 1).padStart(w)).join(""));
-  for (const [format, row] of Object.entries(r.table)) console.log("  " + format.padEnd(16) + cols.map((c) => cellText(row[c]).padStart(w)).join(""));
+  const widths = cols.map((c) => Math.max(c.length, ...Object.values(r.table).map((row) => cellText(row[c]).length)) + 2);
+  console.log("  " + "format".padEnd(16) + cols.map((c, k) => c.padStart(widths[k])).join(""));
+  for (const [format, row] of Object.entries(r.table)) console.log("  " + format.padEnd(16) + cols.map((c, k) => cellText(row[c]).padStart(widths[k])).join(""));
   const totals = {};
   for (const row of Object.values(r.table)) for (const cell of Object.values(row)) for (const [k, v] of Object.entries(cell)) totals[k] = (totals[k] ?? 0) + v;
   console.log(`  totals: ${OUTCOMES.filter((o) => totals[o]).map((o) => `${o} ${totals[o]}`).join(", ")}; HTTP statuses: ${JSON.stringify(r.statuses)}`);
   if (r.stackRestartsAfter.length) console.log(`  the stack had to be restarted after case(s) ${r.stackRestartsAfter.join(", ")}`);
-  if (r.rssPeak.bytes) console.log(`  Worker RSS peak ${mib(r.rssPeak.bytes)} (after case ${r.rssPeak.index})`);
+  if (r.rssPeak.bytes) console.log(`  Worker RSS peak ${mib(r.rssPeak.bytes)} (after case ${r.rssPeak.index}); largest growth over one case ${mib(r.rssJump.bytes)} (case ${r.rssJump.index})`);
   for (const f of r.failures) {
     const alone = FAILING.has(f.alone) ? "reproduced alone" : `alone: ${f.alone}, after failing case ${f.previousFailure ?? "-"}`;
     console.log(`  FAIL case ${f.index}: ${f.format} × ${f.mutation}: ${f.outcome}${f.status ? ` ${f.status}` : ""} (${alone}) — ${f.detail.slice(0, 120)}`);

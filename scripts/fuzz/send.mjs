@@ -44,12 +44,28 @@ export function send(base, c, timeoutMs) {
       socket.destroy();
       resolve({ ms: performance.now() - started, ...r });
     };
+    let first = null;
     const answered = (eof) => {
+      if (first) {
+        // The keep-alive probe: any answer, or the server closing, is fine.
+        if (eof || parseResponse(buf.subarray(first.end), false)) done(first.result);
+        return true;
+      }
       const r = parseResponse(buf, eof);
-      if (r) done({ outcome: classify(r.status, r.body), status: r.status, answer: r.body.slice(0, 300), ...(writeError ? { note: `body write failed: ${writeError}` } : {}) });
+      if (!r) return null;
+      const result = { outcome: classify(r.status, r.body), status: r.status, answer: r.body.slice(0, 300), ...(writeError ? { note: `body write failed: ${writeError}` } : {}) };
+      // A connection the server keeps open must still serve the next request (a request can leave
+      // it hanging although it was answered), so a keep-alive probe follows on the same socket.
+      if (eof || kind === "understate" || kind === "truncate" || /\r\nconnection:\s*close/i.test(r.head)) done(result);
+      else {
+        first = { end: r.end, result };
+        socket.write(`GET /ready HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`, () => {});
+        clearTimeout(timer);
+        timer = setTimeout(() => done({ ...result, outcome: "hang", error: `answered ${r.status}, then the same connection left the next request (GET /ready) unanswered for ${timeoutMs} ms` }), timeoutMs);
+      }
       return r;
     };
-    const timer = setTimeout(() => done({ outcome: "hang", error: `no complete answer within ${timeoutMs} ms` }), timeoutMs);
+    let timer = setTimeout(() => done({ outcome: "hang", error: `no complete answer within ${timeoutMs} ms` }), timeoutMs);
     const length = kind === "chunked" ? "Transfer-Encoding: chunked" : `Content-Length: ${kind === "understate" ? c.transport.declared : c.body.length}`;
     const head =
       `${c.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
@@ -94,15 +110,25 @@ function parseResponse(buf, eof) {
   if (!m) return null;
   const body = buf.subarray(end + 4);
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  const status = Number(m[1]);
   if (length) {
     if (body.length < Number(length[1]) && !eof) return null;
-    return { status: Number(m[1]), body: body.subarray(0, Number(length[1])).toString("utf8") };
+    return { status, head, end: end + 4 + Number(length[1]), body: body.subarray(0, Number(length[1])).toString("utf8") };
   }
   if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-    const text = body.toString("latin1");
-    if (!/(^|\r\n)0\r\n\r\n/.test(text) && !eof) return null;
-    return { status: Number(m[1]), body: text.replace(/(^|\r\n)[0-9a-f]+\r\n/gi, "$1") };
+    const chunks = [];
+    let at = 0;
+    for (;;) {
+      const line = body.indexOf("\r\n", at);
+      if (line < 0) break;
+      const size = parseInt(body.subarray(at, line).toString("latin1"), 16);
+      if (!(size >= 0) || line + 2 + size + 2 > body.length) break;
+      if (size === 0) return { status, head, end: end + 4 + line + 4, body: Buffer.concat(chunks).toString("utf8") };
+      chunks.push(body.subarray(line + 2, line + 2 + size));
+      at = line + 2 + size + 2;
+    }
+    return eof ? { status, head, end: buf.length, body: Buffer.concat(chunks).toString("utf8") } : null;
   }
   // Neither length nor chunks: the body runs to the close.
-  return eof ? { status: Number(m[1]), body: body.toString("utf8") } : null;
+  return eof ? { status, head, end: buf.length, body: body.toString("utf8") } : null;
 }
