@@ -4,7 +4,8 @@
 //
 //   --cases N       cases to send (default 5000); cases go round every (format, mutation) pair
 //   --seed S        the run's seed (default 1); case i of seed S is always the same request
-//   --short         the quick run of `npm test`: one round of the pairs (--cases 168), no query abuse
+//   --short         the quick run of `npm test`: the saved regressions, then one round of the pairs
+//                   (--cases 168); no query abuse
 //   --case I[,J]    only these cases (reproducing a failure); --print I shows case I and exits
 //   --url URL       fuzz a running service instead of starting one; --port P for the one started
 //   --no-query      skip the query abuse checks; --timeout-ms T per case (default 5000)
@@ -13,7 +14,8 @@
 //                   (replayed by test/fuzz-regressions.test.ts); --expect 4xx|2xx-or-4xx, --note
 //
 // A run fails (exit 1) on any 5xx (Connect's `unimplemented` for an unsupported request encoding
-// aside), connection reset, answer slower than the timeout, or runtime restart; on a control
+// aside), connection reset, answer (or keep-alive probe after it) slower than the timeout, or
+// runtime restart; on a control
 // profile whose total is not exact after the run; and on the query abuse checks. Failing inputs
 // are written to test-artifacts/fuzz/failures/ with the command that replays them; the figures
 // per format × mutation class go to test-artifacts/fuzz/report.json.
