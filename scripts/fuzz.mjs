@@ -16,9 +16,8 @@
 // A run fails (exit 1) on any 5xx (Connect's `unimplemented` for an unsupported request encoding
 // aside), connection reset, answer (or keep-alive probe after it) slower than the timeout, or
 // runtime restart; on a control profile whose total is not exact after the run; and on the query
-// abuse checks. Failing inputs
-// are written to test-artifacts/fuzz/failures/ with the command that replays them; the figures
-// per format × mutation class go to test-artifacts/fuzz/report.json.
+// abuse checks. Failing inputs are written to test-artifacts/fuzz/failures/ with the command that
+// replays them; the figures per format × mutation class go to test-artifacts/fuzz/report.json.
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
