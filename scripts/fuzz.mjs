@@ -29,7 +29,7 @@ import { freePort, killAllSync, ROOT, serviceArgs, startStack, stopAll } from ".
 import { FILES, FORMATS, MUTATIONS, PAIRS, makeCase } from "./fuzz/cases.mjs";
 import { checkControls, concurrencyAbuse, regexAbuse, sendControls } from "./fuzz/checks.mjs";
 import { FAILING, send } from "./fuzz/send.mjs";
-import { RestartWatch } from "./fuzz/watch.mjs";
+import { RestartWatch, workerUrl } from "./fuzz/watch.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -155,6 +155,10 @@ async function main() {
     const failures = [];
     const restarts = [];
     const replayed = new Map();
+    /** The Worker's own address behind wrangler's proxy, found at the first proxy 503. */
+    let workerAddress = null;
+    /** Cases the proxy answered 503 that the Worker answered itself, by the Worker's outcome. */
+    const proxied = {};
     const started = performance.now();
     let rssPeak = { bytes: watch?.rss() ?? 0, index: -1 };
     // The case after which the Worker's memory grew most (the peak may come later, or be a sum).
@@ -167,9 +171,17 @@ async function main() {
       const r = await send(base, c, timeoutMs);
       const restart = watch?.check();
       if (restart) Object.assign(r, { outcome: "restart", restart, answered: r.outcome });
-      // wrangler's proxy words any connection lost to the runtime as a restart; with the
-      // processes watched, only a new process or a fatal error in the log counts as one.
-      else if (watch && r.outcome === "restart") r.outcome = "5xx";
+      else if (watch && r.outcome === "restart") {
+        // wrangler's proxy words any failure to forward a request as a restart, and fails to
+        // forward a body that ends before its Content-Length. With the processes watched and none
+        // restarted, the case is judged by the Worker's own answer, sent to it without the proxy;
+        // the table counts such cases under `proxy 503`.
+        const direct = (workerAddress ??= await workerUrl(watch.pids)) && (await send(workerAddress, c, timeoutMs));
+        if (direct && !FAILING.has(direct.outcome) && !watch.check()) {
+          proxied[direct.outcome] = (proxied[direct.outcome] ?? 0) + 1;
+          Object.assign(r, { outcome: "proxy503", direct: { outcome: direct.outcome, status: direct.status, answer: direct.answer } });
+        } else r.outcome = "5xx";
+      }
       const cell = ((table[c.format] ??= {})[c.mutation] ??= {});
       cell[r.outcome] = (cell[r.outcome] ?? 0) + 1;
       if (r.status) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -190,6 +202,7 @@ async function main() {
           log("the stack no longer answers /ready: restarting it on the same state...");
           await stopAll();
           base = await start();
+          workerAddress = null;
           if (!restarts.includes(i)) restarts.push(i);
         }
         watch?.check();
@@ -211,6 +224,7 @@ async function main() {
         if (restartAgain && !(await isReady(base)) && watch) {
           await stopAll();
           base = await start();
+          workerAddress = null;
           if (!restarts.includes(i)) restarts.push(i);
         }
         rssBefore = watch?.rss() ?? 0;
@@ -245,7 +259,7 @@ async function main() {
       query = { regex, concurrency };
     }
 
-    const report = { seed, cases: indices.length, regressions: saved.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, controls: controlResults, query, rssPeak, rssJump };
+    const report = { seed, cases: indices.length, regressions: saved.length, seconds, timeoutMs, limits, table, statuses, failures, stackRestartsAfter: restarts, proxied, controls: controlResults, query, rssPeak, rssJump };
     writeFileSync(path.join(ARTIFACTS, "report.json"), JSON.stringify(report, (k, v) => (typeof v === "bigint" ? String(v) : v), 2));
     printReport(report);
     const controlsOk = controlResults.every((r) => r.ok);
@@ -329,7 +343,7 @@ async function isReady(base, timeoutMs = 20_000) {
   return false;
 }
 
-const OUTCOMES = ["2xx", "4xx", "unimplemented", "closed", "5xx", "reset", "hang", "restart"];
+const OUTCOMES = ["2xx", "4xx", "unimplemented", "closed", "proxy503", "5xx", "reset", "hang", "restart"];
 
 function printReport(r) {
   console.log(`\n[fuzz] ${r.cases} cases${r.regressions ? ` (${r.regressions} of them saved regression inputs)` : ""} in ${r.seconds.toFixed(1)} s (seed ${r.seed}); outcomes per format (rows) × mutation class (columns):`);
@@ -347,6 +361,9 @@ function printReport(r) {
   const totals = {};
   for (const row of Object.values(r.table)) for (const cell of Object.values(row)) for (const [k, v] of Object.entries(cell)) totals[k] = (totals[k] ?? 0) + v;
   console.log(`  totals: ${OUTCOMES.filter((o) => totals[o]).map((o) => `${o} ${totals[o]}`).join(", ")}; HTTP statuses: ${JSON.stringify(r.statuses)}`);
+  if (Object.keys(r.proxied).length) {
+    console.log(`  proxy503: wrangler's proxy answered 503 (its "restarted mid-request", no process restarted); the Worker itself, sent the same case without the proxy, answered ${JSON.stringify(r.proxied)}`);
+  }
   if (r.stackRestartsAfter.length) console.log(`  the stack had to be restarted after case(s) ${r.stackRestartsAfter.join(", ")}`);
   if (r.rssPeak.bytes) console.log(`  Worker RSS peak ${mib(r.rssPeak.bytes)} (after case ${r.rssPeak.index}); largest growth over one case ${mib(r.rssJump.bytes)} (case ${r.rssJump.index})`);
   for (const f of r.failures) {

@@ -310,7 +310,7 @@ describe("readBodyCapped", () => {
     expect(err.message).toBe("request body too large");
   });
 
-  it("stops reading an endless stream at the cap", async () => {
+  it("stops reading an endless stream once it has dropped as much again as the cap", async () => {
     let pulls = 0;
     let cancelled = false;
     const endless = new ReadableStream<Uint8Array>(
@@ -327,9 +327,29 @@ describe("readBodyCapped", () => {
     );
     const err = await asyncRefusal(readBodyCapped(endless, 10_000));
     expect(err.kind).toBe("too_large");
-    expect(pulls).toBeLessThanOrEqual(4);
+    // 10,000 bytes kept at most, then 10,000 more read and dropped: six chunks of 4096.
+    expect(pulls).toBeLessThanOrEqual(Math.ceil(20_000 / 4096) + 2);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(cancelled).toBe(true);
+  });
+
+  it("reads a body a little over the cap to its end before refusing it, and keeps none of it", async () => {
+    let cancelled = false;
+    const chunks = [new Uint8Array(6000), new Uint8Array(6000), new Uint8Array(6000)];
+    const over = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const err = await asyncRefusal(readBodyCapped(over, 10_000));
+    expect(err.kind).toBe("too_large");
+    expect(chunks).toEqual([]);
+    expect(cancelled).toBe(false);
   });
 });
 

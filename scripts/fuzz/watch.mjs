@@ -4,6 +4,7 @@
 // Three signals, any of which counts: that answer (send.mjs), a new Worker process id, and the
 // stack's log reporting a fatal error.
 
+import { execFileSync } from "node:child_process";
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { descendants, memOf } from "../bench/rss.mjs";
 
@@ -23,6 +24,34 @@ export function workerPids(stackPid, port) {
     .filter((p) => p.comm === "workerd" && !cmdline(p.pid).includes(`entry=127.0.0.1:${port} `))
     .map((p) => p.pid)
     .sort((a, b) => a - b);
+}
+
+/**
+ * The Worker's own address, behind wrangler's proxy: the port of one of its processes that answers
+ * /ready (found with iproute2's `ss`), or null. wrangler's proxy answers 503 "restarted mid-request"
+ * whenever forwarding a request fails, which it does for any POST whose client sent less body than
+ * it declared, before the Worker's own answer can reach the client.
+ */
+export async function workerUrl(pids) {
+  let listing = "";
+  try {
+    listing = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+  } catch {
+    return null;
+  }
+  for (const line of listing.split("\n")) {
+    const pid = /pid=(\d+)/.exec(line)?.[1];
+    const port = /127\.0\.0\.1:(\d+)\s/.exec(line)?.[1];
+    if (!pid || !port || !pids.includes(Number(pid))) continue;
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok && (await res.text()).trim() === "ready") return url;
+    } catch {
+      // Not an HTTP socket of the Worker's (the inspector, an internal service).
+    }
+  }
+  return null;
 }
 
 export class RestartWatch {

@@ -156,15 +156,27 @@ async function inflateNative(bytes: Uint8Array, size: number): Promise<Uint8Arra
  * cancelled (not awaited, so a stalled source cannot delay the caller) and nothing past the cap
  * is kept.
  */
-async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number, idleMs = Infinity): Promise<Uint8Array | undefined> {
+async function readUpTo(
+  stream: ReadableStream<Uint8Array>,
+  cap: number,
+  idleMs = Infinity,
+  drainBytes = 0,
+): Promise<Uint8Array | undefined> {
   const reader = stream.getReader();
+  const read = () => (idleMs === Infinity ? reader.read() : readWithin(reader, idleMs));
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await (idleMs === Infinity ? reader.read() : readWithin(reader, idleMs));
+    const { done, value } = await read();
     if (done) break;
     total += value.length;
     if (total > cap) {
+      // Past the cap, up to drainBytes more are read and dropped, keeping nothing.
+      for (let dropped = total - cap; dropped <= drainBytes; ) {
+        const next = await read();
+        if (next.done) return undefined;
+        dropped += next.value.length;
+      }
       reader.cancel().catch(() => {});
       return undefined;
     }
@@ -172,6 +184,14 @@ async function readUpTo(stream: ReadableStream<Uint8Array>, cap: number, idleMs 
   }
   return concatBytes(chunks, total);
 }
+
+/**
+ * A body over its limit by at most this many times the limit is read to its end (and dropped)
+ * before the refusal: an answer sent over an unread body leaves the connection unusable (the next
+ * request on it hangs) and makes a forwarding proxy (wrangler dev's) answer 503 instead of the 413.
+ * A larger one is cut off at once; its connection is lost either way.
+ */
+const DRAIN_FACTOR = 1;
 
 /** Thrown when a body stops arriving: no byte for BODY_IDLE_MS. */
 class BodyStalled extends Error {}
@@ -200,9 +220,9 @@ async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number)
 export const BODY_IDLE_MS = 30_000;
 
 /**
- * Reads a whole body, refusing it (`too_large`) as soon as it passes `maxBytes` (0 = no limit):
- * a declared Content-Length over the cap is refused before reading, and the body is cancelled at
- * the first chunk that crosses it, so nothing past the cap is kept. The body is always streamed:
+ * Reads a whole body, refusing it (`too_large`) once it passes `maxBytes` (0 = no limit): nothing
+ * past the cap is kept, and the rest is read and dropped up to DRAIN_FACTOR × the cap (a declared
+ * Content-Length beyond that is refused before reading). The body is always streamed:
  * memory follows the bytes that arrive, never the Content-Length a client claims. A body that ends
  * before its declared length (the connection closed mid-upload), or that stops arriving for
  * `idleMs` (a Content-Length larger than what is sent), is the client's failure, refused with 400
@@ -217,7 +237,7 @@ export async function readBodyCapped(
   let declared: string | null = null;
   if (stream instanceof Request) {
     declared = stream.headers.get("content-length");
-    if (maxBytes > 0 && Number(declared) > maxBytes) {
+    if (maxBytes > 0 && Number(declared) > maxBytes * (1 + DRAIN_FACTOR)) {
       stream.body?.cancel().catch(() => {});
       throw bodyTooLarge();
     }
@@ -226,7 +246,7 @@ export async function readBodyCapped(
   if (stream === null) return new Uint8Array(0);
   let body: Uint8Array | undefined;
   try {
-    body = await readUpTo(stream, maxBytes > 0 ? maxBytes : Infinity, idleMs);
+    body = await readUpTo(stream, maxBytes > 0 ? maxBytes : Infinity, idleMs, maxBytes * DRAIN_FACTOR);
   } catch (err) {
     const claimed = declared === null ? "" : ` (Content-Length: ${declared})`;
     const what = err instanceof BodyStalled ? "stalled" : "was cut short";
