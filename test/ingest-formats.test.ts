@@ -305,6 +305,8 @@ describe("speedscope (§1.5.8)", () => {
     const cases: [Uint8Array, string][] = [
       [enc.encode("{not json"), "not a speedscope JSON file"],
       [enc.encode(JSON.stringify({ $schema: "x", profiles: [] })), "Unknown schema: x"],
+      // String() of it would recurse past the stack.
+      [enc.encode(`{"$schema":${"[".repeat(200_000)}${"]".repeat(200_000)}}`), "Unknown schema: a JSON array"],
       [sampled([prof({ unit: "furlongs" })]), "invalid profile unit: unknown unit furlongs"],
       [sampled([prof({ type: "flat" })]), "Profile type flat not supported"],
       [sampled([prof({ weights: [1] })]), "Unequal lengths of samples and weights: 2 != 1"],

@@ -47,7 +47,7 @@ interface Group {
  */
 export function decodeSpeedscope(body: Uint8Array, meta: LegacyMeta, limits: StackLimits): AssembledProfile[] {
   const file = object(parseJson(body, limits.MAX_PROFILE_SIZE_BYTES), "the file");
-  if (file.$schema !== SCHEMA) throw malformed(`Unknown schema: ${String(file.$schema ?? "")}`);
+  if (file.$schema !== SCHEMA) throw malformed(`Unknown schema: ${shown(file.$schema ?? "")}`);
   const shared = file.shared == null ? {} : object(file.shared, "shared");
   const frameNames = array(shared.frames ?? [], "shared.frames").map((f, i) => text(object(f, `frame ${i}`).name, `frame ${i} name`));
 
@@ -137,7 +137,7 @@ function readEvented(p: Record<string, unknown>, startValue: number, frameNames:
       open.push(frame);
       node = into.child(node, frameNames[frame]);
     } else {
-      throw malformed(`Unknown event type ${String(ev.type)}`);
+      throw malformed(`Unknown event type ${shown(ev.type)}`);
     }
     last = at;
   }
@@ -165,7 +165,7 @@ function add(into: StackTree, node: number, weight: number): void {
 
 function frameIndex(v: unknown, frameNames: string[]): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= frameNames.length) {
-    throw malformed(`Invalid frame ${JSON.stringify(v)}`);
+    throw malformed(`Invalid frame ${typeof v === "string" ? JSON.stringify(v) : shown(v)}`);
   }
   return v;
 }
@@ -194,4 +194,13 @@ function text(v: unknown, what: string): string {
 
 function malformed(message: string) {
   return invalid("malformed_profile", `speedscope: ${message}`);
+}
+
+/**
+ * A value for a message: a scalar as itself, anything else by its kind. String() and
+ * JSON.stringify() of a deeply nested array recurse past the stack.
+ */
+function shown(v: unknown): string {
+  if (v === null || typeof v !== "object") return String(v);
+  return `a JSON ${Array.isArray(v) ? "array" : "object"}`;
 }
