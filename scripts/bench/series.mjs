@@ -8,7 +8,7 @@
 // the wide service's ingester flushes its 20,000 series. Every push must be acknowledged; the
 // figure is the slowest ack.
 
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Label, Profile, Sample } from "pprof-format";
@@ -16,6 +16,7 @@ import { isFailure, percentile, runLoad, sendEach } from "./load.mjs";
 import { environment, RESULTS_DIR } from "./report.mjs";
 import { sampleRss } from "./rss.mjs";
 import { benchError, benchServiceVars, freePort, serviceArgs, startStack } from "./server.mjs";
+import { sdkRecordings } from "./workload.mjs";
 
 export { printSeriesReport } from "./series-report.mjs";
 
@@ -143,17 +144,7 @@ function widePushes(testdataDir) {
 /** The recorded @pyroscope/nodejs 0.6.4 uploads: body, content type and query. */
 function sdkUploads(testdataDir) {
   const sdkDir = path.join(testdataDir, "sdk-nodejs");
-  const out = [];
-  for (const scenario of readdirSync(sdkDir).filter((d) => d.startsWith("v0.6.4-")).sort()) {
-    const dir = path.join(sdkDir, scenario);
-    for (const name of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
-      const meta = JSON.parse(readFileSync(path.join(dir, name), "utf8"));
-      if (!meta.bodyFile?.endsWith(".pprof.gz")) continue;
-      const header = (meta.headers ?? []).find(([k]) => k.toLowerCase() === "content-type");
-      const body = readFileSync(path.join(dir, meta.bodyFile));
-      out.push({ id: `${scenario}/${meta.bodyFile}`, query: meta.rawQuery, body, rawBytes: gunzipSync(body).length, contentType: header?.[1] ?? "application/octet-stream" });
-    }
-  }
+  const out = sdkRecordings(sdkDir).map((u) => ({ ...u, rawBytes: gunzipSync(u.body).length }));
   if (out.length === 0) throw benchError(`no @pyroscope/nodejs 0.6.4 uploads found under ${sdkDir}`);
   return out;
 }

@@ -52,19 +52,24 @@ export function loadProfiles(testdataDir) {
     add(`pprof/${path.relative(pprofDir, file)}`, "pprof", readFileSync(file), { contentType: "application/octet-stream" });
   }
 
+  for (const u of sdkRecordings(sdkDir)) add(`sdk-nodejs/${u.id}`, "sdk", u.body, { query: u.query, contentType: u.contentType });
+  return items;
+}
+
+/** The recorded @pyroscope/nodejs 0.6.4 uploads under `sdkDir`: { id, body, query, contentType }. */
+export function sdkRecordings(sdkDir) {
+  const out = [];
   for (const scenario of readdirSync(sdkDir).filter((d) => d.startsWith("v0.6.4-")).sort()) {
     const dir = path.join(sdkDir, scenario);
     for (const name of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
       const meta = JSON.parse(readFileSync(path.join(dir, name), "utf8"));
       if (!meta.bodyFile?.endsWith(".pprof.gz")) continue;
       const header = (meta.headers ?? []).find(([k]) => k.toLowerCase() === "content-type");
-      add(`sdk-nodejs/${scenario}/${meta.bodyFile}`, "sdk", readFileSync(path.join(dir, meta.bodyFile)), {
-        query: meta.rawQuery,
-        contentType: header?.[1] ?? "application/octet-stream",
-      });
+      const body = readFileSync(path.join(dir, meta.bodyFile));
+      out.push({ id: `${scenario}/${meta.bodyFile}`, body, query: meta.rawQuery, contentType: header?.[1] ?? "application/octet-stream" });
     }
   }
-  return items;
+  return out;
 }
 
 /**

@@ -84,11 +84,11 @@ export function fields(buf, start = 0, end = buf.length) {
 }
 
 /**
- * Every length-delimited field of the message in buf, at any depth down to `maxDepth`, each with
- * its depth: nested messages are recognised by parsing (a string that happens to parse is
+ * The fields of the message in buf, at any depth down to `maxDepth`, each with its depth, that
+ * `keep` accepts: nested messages are recognised by parsing (a string that happens to parse is
  * walked too, which is harmless for lying). Bounded by `limit` fields.
  */
-export function lengthFields(buf, { maxDepth = 6, limit = 20000 } = {}) {
+function walkFields(buf, { maxDepth = 6, limit = 20000 } = {}, keep) {
   const found = [];
   const stack = [[0, buf.length, 0]];
   while (stack.length && found.length < limit) {
@@ -96,12 +96,17 @@ export function lengthFields(buf, { maxDepth = 6, limit = 20000 } = {}) {
     const fs = fields(buf, start, end);
     if (!fs) continue;
     for (const f of fs) {
-      if (f.wire !== 2) continue;
-      found.push({ ...f, depth });
-      if (depth + 1 < maxDepth && f.end - f.dataStart >= 2) stack.push([f.dataStart, f.end, depth + 1]);
+      const kept = keep(f, depth);
+      if (kept) found.push(kept);
+      if (f.wire === 2 && depth + 1 < maxDepth && f.end - f.dataStart >= 2) stack.push([f.dataStart, f.end, depth + 1]);
     }
   }
   return found;
+}
+
+/** Every length-delimited field at any depth, with its depth. */
+export function lengthFields(buf, opts) {
+  return walkFields(buf, opts, (f, depth) => f.wire === 2 && { ...f, depth });
 }
 
 /** buf with the length varint of field `f` replaced by `newLength` (the payload is left as it was). */
@@ -110,17 +115,6 @@ export function withLength(buf, f, newLength) {
 }
 
 /** Every varint-typed field (wire 0) at any depth: [valueStart, valueEnd] ranges. */
-export function varintFields(buf, { maxDepth = 6, limit = 20000 } = {}) {
-  const found = [];
-  const stack = [[0, buf.length, 0]];
-  while (stack.length && found.length < limit) {
-    const [start, end, depth] = stack.pop();
-    const fs = fields(buf, start, end);
-    if (!fs) continue;
-    for (const f of fs) {
-      if (f.wire === 0) found.push({ ...f, valueStart: f.lenStart });
-      else if (f.wire === 2 && depth + 1 < maxDepth && f.end - f.dataStart >= 2) stack.push([f.dataStart, f.end, depth + 1]);
-    }
-  }
-  return found;
+export function varintFields(buf, opts) {
+  return walkFields(buf, opts, (f) => f.wire === 0 && { ...f, valueStart: f.lenStart });
 }
