@@ -9,7 +9,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { blocks, compactedBlocks, ingesters, labelStats, services } from "../catalog/schema";
 import { type IngesterAnswer, ingestersToAsk, lastDayHours, mergeServices } from "../catalog/services";
-import { D1_MAX_PARAMS } from "../catalog/write";
+import { chunk } from "../catalog/write";
 import type { Config } from "../config";
 import type { Env } from "../env";
 import { ingesterName } from "../route/shard";
@@ -38,9 +38,7 @@ export async function handleServices(env: Env, config: Config, tenants: string[]
   const blockIds = answers.flatMap((a) => a.generations?.map((g) => g.blockId) ?? []);
 
   // One batch is one transaction: the figures and the commit checks see the same catalog.
-  const idChunks: string[][] = [];
-  for (let i = 0; i < blockIds.length; i += D1_MAX_PARAMS) idChunks.push(blockIds.slice(i, i + D1_MAX_PARAMS));
-  const committedQueries = idChunks.flatMap((ids) => [
+  const committedQueries = chunk(blockIds, 1).flatMap((ids) => [
     db.select({ id: blocks.id }).from(blocks).where(inArray(blocks.id, ids)),
     db.select({ id: compactedBlocks.id }).from(compactedBlocks).where(inArray(compactedBlocks.id, ids)),
   ]);

@@ -6,6 +6,7 @@
 import type { AssembledProfile } from "./assemble";
 import { invalid } from "./errors";
 import { legacyProfile, type LegacyMeta } from "./legacy-labels";
+import { PprofReader, WireType } from "./pprof-wire";
 import { StackTree, type StackLimits } from "./stack-tree";
 import { utf8Length } from "./string-table";
 
@@ -86,31 +87,20 @@ function sniff(body: Uint8Array): string {
 
 /** Whether the body reads as a protobuf message of pprof's fields (1–14, varint or length-delimited) to its end. */
 function isPprofShaped(body: Uint8Array): boolean {
-  let at = 0;
-  // A varint of up to 10 bytes (int64 values), or -1 when the body ends inside it.
-  const varint = (): number => {
-    let v = 0;
-    for (let i = 0; i < 10 && at < body.length; i++) {
-      const b = body[at++];
-      v += (b & 0x7f) * 2 ** (7 * i);
-      if (b < 0x80) return v;
+  const r = new PprofReader(body);
+  try {
+    while (r.pos < body.length) {
+      const field = r.field();
+      if (field < 1 || field > 14) return false;
+      if (r.wireType === WireType.LengthDelimited) r.pos = r.delimited(body.length);
+      else if (r.wireType === WireType.Varint) r.skipVarint();
+      else return false;
     }
-    return -1;
-  };
-  while (at < body.length) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (field < 1 || field > 14) return false;
-    if (wire === 2) {
-      const length = varint();
-      if (length < 0 || length > body.length - at) return false;
-      at += length;
-    } else if (wire !== 0 || varint() < 0) {
-      return false;
-    }
+    return true;
+  } catch {
+    // A tag, varint or length the body ends inside of, or one that runs past it.
+    return false;
   }
-  return true;
 }
 
 /**
