@@ -77,7 +77,7 @@ function guarded(need: Scope, handler: Handler, method?: string) {
     }
     const config = await configFor(env.DB, base, p.tenants[0]);
     const start = performance.now();
-    const res = method ? await limitedQuery(req, config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
+    const res = method ? await limitedQuery(config, p, () => handler(req, env, p, config)) : await handler(req, env, p, config);
     if (method) {
       const seconds = (performance.now() - start) / 1000;
       for (const tenant of p.tenants) metricsBuffer.add(tenant, queried(method, res.status, seconds));
@@ -93,7 +93,7 @@ function guarded(need: Scope, handler: Handler, method?: string) {
  * Runs a query under the (first) tenant's MAX_QUERY_CONCURRENCY, counted in this isolate
  * (query/slots.ts): 429 while its slots are taken.
  */
-async function limitedQuery(req: Request, config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
+async function limitedQuery(config: Config, p: Principal, run: () => Promise<Response>): Promise<Response> {
   const limit = config.MAX_QUERY_CONCURRENCY;
   const tenant = p.tenants[0];
   const slot = querySlots.tryAcquire(tenant, limit);

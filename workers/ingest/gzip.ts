@@ -217,7 +217,7 @@ async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number)
  * (http_server_read_timeout); here the 30 s are between chunks, so a slow but steady upload of a
  * large body still arrives.
  */
-export const BODY_IDLE_MS = 30_000;
+const BODY_IDLE_MS = 30_000;
 
 /**
  * Reads a whole body, refusing it (`too_large`) once it passes `maxBytes` (0 = no limit): nothing
